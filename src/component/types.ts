@@ -1,0 +1,175 @@
+// The contract every receiver, processor and exporter implements. This file imports
+// nothing of ours, so every layer may depend on it.
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { z } from 'zod';
+
+export type Kind = 'receiver' | 'processor' | 'exporter';
+
+/** How far a component is from being something an operator can rely on. */
+export type Stability = 'development' | 'alpha' | 'beta' | 'stable';
+
+/**
+ * Lifecycle states a component reports. `degraded` keeps running with a reason
+ * (a broker down, a reconnect pending); `failed` needs the operator.
+ */
+export type ComponentStatus = 'starting' | 'ok' | 'degraded' | 'failed' | 'stopping' | 'stopped';
+
+/** Minimal structured logger (pino-compatible): an object of fields, then a message. */
+export interface Logger {
+  debug(fields: object, msg?: string): void;
+  info(fields: object, msg?: string): void;
+  warn(fields: object, msg?: string): void;
+  error(fields: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+export interface StatusReporter {
+  /** Record the component's state; `reason` is shown by /health and must hold no secret. */
+  report(status: ComponentStatus, reason?: string): void;
+}
+
+export type Attributes = Record<string, string | number | boolean | ReadonlyArray<string | number | boolean>>;
+
+export interface InstrumentOptions {
+  description?: string;
+  /** UCUM unit: `s`, `By`, `{jobs}`, `1`. */
+  unit?: string;
+  /** `int` values are exported without a fractional part. */
+  valueType?: 'int' | 'double';
+}
+
+export interface HistogramOptions extends InstrumentOptions {
+  /** Upper bounds of the finite buckets, ascending; a view may replace them. */
+  buckets?: readonly number[];
+}
+
+/** A monotonic sum. `add` increments; `set` reports a cumulative total read from elsewhere. */
+export interface Counter {
+  add(value: number, attributes?: Attributes): void;
+  set(total: number, attributes?: Attributes): void;
+  remove(attributes?: Attributes): void;
+}
+
+/** A sum that may go down (queue depth kept by increments, open jobs). */
+export interface UpDownCounter {
+  add(value: number, attributes?: Attributes): void;
+  set(total: number, attributes?: Attributes): void;
+  remove(attributes?: Attributes): void;
+}
+
+export interface Gauge {
+  set(value: number, attributes?: Attributes): void;
+  remove(attributes?: Attributes): void;
+}
+
+export interface Histogram {
+  record(value: number, attributes?: Attributes): void;
+  remove(attributes?: Attributes): void;
+}
+
+/**
+ * Where a receiver records its metrics. Series live until removed, so a receiver that
+ * sees a thing vanish (an interface, a file, a key) removes its series and the next
+ * collection no longer shows them. Scrapers that rebuild the whole picture each cycle use
+ * `mark()`/`sweep()`: every series not written since the mark is removed.
+ */
+export interface Meter {
+  counter(name: string, options?: InstrumentOptions): Counter;
+  upDownCounter(name: string, options?: InstrumentOptions): UpDownCounter;
+  gauge(name: string, options?: InstrumentOptions): Gauge;
+  histogram(name: string, options?: HistogramOptions): Histogram;
+  mark(): number;
+  sweep(mark: number): void;
+}
+
+export interface CreateSettings {
+  /** `type` or `type/name`, as written in the config. */
+  readonly id: string;
+  readonly logger: Logger;
+  readonly status: StatusReporter;
+  /** Directory the component may keep state in (checkpoints); survives restarts. */
+  readonly stateDir: string;
+  /** The agent's own metrics (`otel_agent.*`), for counters of refused input and the like. */
+  readonly telemetry: Meter;
+}
+
+export interface Component {
+  /** Returns quickly; long work (connecting, first scrape) runs in the background. */
+  start(signal: AbortSignal): Promise<void>;
+  /** Idempotent, safe without start; drains what is buffered. */
+  shutdown(): Promise<void>;
+}
+
+export interface Receiver extends Component {
+  /**
+   * Optional refresh before a collection (pull-style scrapers). Runs under the collection's
+   * deadline: when `signal` aborts, what the meter holds is exported as it is.
+   */
+  collect?(signal: AbortSignal): Promise<void>;
+}
+
+export interface ReceiverSettings extends CreateSettings {
+  /** The receiver's own meter: its metrics carry the receiver id as instrumentation scope. */
+  readonly meter: Meter;
+}
+
+/** A pure transformation of collected metrics. */
+export interface Processor {
+  process(metrics: ResourceMetrics): ResourceMetrics;
+}
+
+export interface CollectOptions {
+  /** Abort after this many milliseconds; receivers that did not refresh are exported stale. */
+  timeoutMs: number;
+}
+
+/** The metrics an exporter serves: the output of every pipeline that names it. */
+export interface MetricSource {
+  collect(options: CollectOptions): Promise<ResourceMetrics[]>;
+}
+
+export interface ComponentHealth {
+  id: string;
+  kind: Kind;
+  status: ComponentStatus;
+  /** Last error or degraded reason, free of secrets. */
+  reason?: string;
+  since: string;
+}
+
+export interface HealthSource {
+  /** True once every pipeline has started. */
+  ready(): boolean;
+  components(): ComponentHealth[];
+}
+
+export interface ExporterSettings extends CreateSettings {
+  readonly source: MetricSource;
+  readonly health: HealthSource;
+}
+
+interface FactoryBase<C> {
+  /** The YAML key: `redis` for ids `redis` and `redis/cache`. */
+  readonly type: string;
+  readonly stability: Stability;
+  readonly description: string;
+  /** Strict object schema (unknown keys refused) that fills in defaults. */
+  readonly configSchema: z.ZodType<C>;
+}
+
+export interface ReceiverFactory<C = any> extends FactoryBase<C> {
+  readonly kind: 'receiver';
+  create(settings: ReceiverSettings, config: Readonly<C>): Receiver;
+}
+
+export interface ProcessorFactory<C = any> extends FactoryBase<C> {
+  readonly kind: 'processor';
+  create(settings: CreateSettings, config: Readonly<C>): Processor;
+}
+
+export interface ExporterFactory<C = any> extends FactoryBase<C> {
+  readonly kind: 'exporter';
+  create(settings: ExporterSettings, config: Readonly<C>): Component;
+}
+
+export type Factory = ReceiverFactory | ProcessorFactory | ExporterFactory;

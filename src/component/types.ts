@@ -1,5 +1,6 @@
 // The contract every receiver, processor and exporter implements. This file imports
 // nothing of ours, so every layer may depend on it.
+import type { Attributes } from '@opentelemetry/api';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { z } from 'zod';
 
@@ -28,7 +29,8 @@ export interface StatusReporter {
   report(status: ComponentStatus, reason?: string): void;
 }
 
-export type Attributes = Record<string, string | number | boolean | ReadonlyArray<string | number | boolean>>;
+/** OpenTelemetry attributes: string keys, primitive or array values. */
+export type { Attributes };
 
 export interface InstrumentOptions {
   description?: string;

@@ -1,0 +1,331 @@
+// The metric store: the state a receiver records into, and the one place metrics are
+// turned into OpenTelemetry `MetricData` for export.
+//
+// Why not the SDK's instruments (see docs/adr/0001-metric-path.md): the SDK cannot delete
+// a series, its observable instruments keep re-exporting attribute sets that stopped being
+// reported, and its cardinality limit bounds one collection, not the process's life. Here a
+// series lives until it is removed or swept, every stream has a lifetime series limit with
+// one overflow series, and views are resolved once per instrument.
+import { ValueType, type HrTime } from '@opentelemetry/api';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type DataPoint,
+  type Histogram as HistogramPoint,
+  type MetricData,
+  type ScopeMetrics,
+} from '@opentelemetry/sdk-metrics';
+import type {
+  Attributes,
+  Counter,
+  Gauge,
+  Histogram,
+  HistogramOptions,
+  InstrumentOptions,
+  Meter,
+  UpDownCounter,
+} from '../component/types.js';
+import { ViewSet, type StreamSettings } from './views.js';
+
+/** OpenTelemetry's default explicit bucket bounds. */
+export const DEFAULT_BUCKETS: readonly number[] = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
+
+/** Attributes of the series that collects what a series limit refused (OpenTelemetry's name). */
+export const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ 'otel.metric.overflow': true });
+
+type StreamKind = 'counter' | 'updown' | 'gauge' | 'histogram';
+
+export interface MetricStoreOptions {
+  /** Instrumentation scope name: the receiver id. */
+  scope: string;
+  views?: ViewSet;
+  /** Called for each measurement folded into the overflow series, with the exported metric name. */
+  onFold?: (metricName: string) => void;
+  /** Clock in milliseconds since the epoch; a seam for tests. */
+  now?: () => number;
+}
+
+function hrTime(ms: number): HrTime {
+  const seconds = Math.floor(ms / 1000);
+  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+}
+
+/** A stable key for an attribute set: sorted keys, values tagged by type. */
+export function attributesKey(attributes: Attributes): string {
+  const keys = Object.keys(attributes);
+  if (keys.length === 0) return '';
+  if (keys.length > 1) keys.sort();
+  let key = '';
+  for (const name of keys) {
+    const value = attributes[name];
+    if (value === undefined) continue;
+    const tag = typeof value === 'object' ? 'a' + JSON.stringify(value) : (typeof value)[0] + String(value);
+    key += name + '\u0001' + tag + '\u0002';
+  }
+  return key;
+}
+
+function freezeCopy(attributes: Attributes): Attributes {
+  const copy: Attributes = {};
+  for (const name in attributes) {
+    const value = attributes[name];
+    if (value === undefined) continue;
+    copy[name] = Array.isArray(value) ? (Object.freeze([...value]) as typeof value) : value;
+  }
+  return Object.freeze(copy);
+}
+
+interface Series {
+  /** Frozen, and the same object for the series' whole life, so exporters can cache by it. */
+  readonly attributes: Attributes;
+  readonly startTime: HrTime;
+  value: number;
+  /** Histogram state, absent for sums and gauges. */
+  counts?: number[];
+  sum?: number;
+  min?: number;
+  max?: number;
+  /** Generation of the last write, for sweep. */
+  touched: number;
+  /**
+   * Values reported with `set` by several source attribute sets that a view's attribute
+   * filter (or the series limit) folded into this series: the series exports their sum
+   * (or, for a gauge, the last one written).
+   */
+  sources?: Map<string, number>;
+}
+
+class Stream {
+  readonly series = new Map<string, Series>();
+  private overflow?: Series;
+  readonly buckets: readonly number[];
+
+  constructor(
+    readonly kind: StreamKind,
+    readonly settings: StreamSettings,
+    readonly unit: string,
+    readonly description: string,
+    readonly valueType: ValueType,
+    buckets: readonly number[] | undefined,
+    private readonly store: MetricStore,
+  ) {
+    this.buckets = settings.buckets ?? buckets ?? DEFAULT_BUCKETS;
+  }
+
+  /** The series for these attributes, created if the limit allows, else the overflow series. */
+  private seriesFor(attributes: Attributes, key: string): Series {
+    let series = this.series.get(key);
+    if (series !== undefined) return series;
+    if (this.series.size < this.settings.seriesLimit) {
+      series = this.newSeries(freezeCopy(attributes));
+      this.series.set(key, series);
+      return series;
+    }
+    this.store.folded(this.settings.name);
+    this.overflow ??= this.newSeries(OVERFLOW_ATTRIBUTES);
+    return this.overflow;
+  }
+
+  private newSeries(attributes: Attributes): Series {
+    const series: Series = { attributes, startTime: hrTime(this.store.now()), value: 0, touched: this.store.generation };
+    if (this.kind === 'histogram') {
+      series.counts = new Array(this.buckets.length + 1).fill(0);
+      series.sum = 0;
+    }
+    return series;
+  }
+
+  add(value: number, attributes: Attributes = {}): void {
+    if (this.settings.drop || !Number.isFinite(value)) return;
+    const exported = this.settings.filter ? this.settings.filter(attributes) : attributes;
+    const series = this.seriesFor(exported, attributesKey(exported));
+    series.value += value;
+    series.touched = this.store.generation;
+  }
+
+  set(value: number, attributes: Attributes = {}): void {
+    if (this.settings.drop) return;
+    const exported = this.settings.filter ? this.settings.filter(attributes) : attributes;
+    const key = attributesKey(exported);
+    const series = this.seriesFor(exported, key);
+    series.touched = this.store.generation;
+    const folded = exported !== attributes || series === this.overflow;
+    if (!folded) {
+      series.value = value;
+      return;
+    }
+    // Several source series share this one: keep each source's value, export their sum.
+    series.sources ??= new Map();
+    const sourceKey = exported === attributes ? key : attributesKey(attributes);
+    if (series.sources.size < this.settings.seriesLimit || series.sources.has(sourceKey)) {
+      series.sources.set(sourceKey, value);
+    }
+    series.value = this.kind === 'gauge' ? value : sumOf(series.sources);
+  }
+
+  record(value: number, attributes: Attributes = {}): void {
+    if (this.settings.drop || !Number.isFinite(value)) return;
+    const exported = this.settings.filter ? this.settings.filter(attributes) : attributes;
+    const series = this.seriesFor(exported, attributesKey(exported));
+    series.touched = this.store.generation;
+    const buckets = this.buckets;
+    let index = 0;
+    while (index < buckets.length && value > buckets[index]) index++;
+    series.counts![index]++;
+    series.value++;
+    series.sum! += value;
+    if (series.min === undefined || value < series.min) series.min = value;
+    if (series.max === undefined || value > series.max) series.max = value;
+  }
+
+  remove(attributes: Attributes = {}): void {
+    const exported = this.settings.filter ? this.settings.filter(attributes) : attributes;
+    const key = attributesKey(exported);
+    const series = this.series.get(key);
+    if (series === undefined) return;
+    if (series.sources !== undefined && exported !== attributes) {
+      series.sources.delete(attributesKey(attributes));
+      if (series.sources.size > 0) {
+        series.value = sumOf(series.sources);
+        return;
+      }
+    }
+    this.series.delete(key);
+  }
+
+  sweep(mark: number): void {
+    for (const [key, series] of this.series) if (series.touched < mark) this.series.delete(key);
+  }
+
+  get seriesCount(): number {
+    return this.series.size + (this.overflow ? 1 : 0);
+  }
+
+  toMetricData(endTime: HrTime): MetricData | undefined {
+    if (this.settings.drop || this.seriesCount === 0) return undefined;
+    const descriptor = {
+      name: this.settings.name,
+      description: this.settings.description ?? this.description,
+      unit: this.unit,
+      valueType: this.valueType,
+    };
+    const all = this.overflow ? [...this.series.values(), this.overflow] : this.series.values();
+    if (this.kind === 'histogram') {
+      const dataPoints: DataPoint<HistogramPoint>[] = [];
+      for (const s of all) {
+        dataPoints.push({
+          startTime: s.startTime,
+          endTime,
+          attributes: s.attributes,
+          value: {
+            buckets: { boundaries: this.buckets as number[], counts: s.counts!.slice() },
+            sum: s.sum,
+            count: s.value,
+            min: s.min,
+            max: s.max,
+          },
+        });
+      }
+      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.HISTOGRAM, dataPoints };
+    }
+    const dataPoints: DataPoint<number>[] = [];
+    for (const s of all) dataPoints.push({ startTime: s.startTime, endTime, attributes: s.attributes, value: s.value });
+    if (this.kind === 'gauge') {
+      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints };
+    }
+    return {
+      descriptor,
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.SUM,
+      isMonotonic: this.kind === 'counter',
+      dataPoints,
+    };
+  }
+}
+
+function sumOf(values: Map<string, number>): number {
+  let total = 0;
+  for (const value of values.values()) total += value;
+  return total;
+}
+
+export class MetricStore implements Meter {
+  readonly scope: string;
+  private readonly views: ViewSet;
+  private readonly streams = new Map<string, Stream>();
+  private readonly onFold?: (metricName: string) => void;
+  readonly now: () => number;
+  /** Advanced by mark(); every write stamps its series with it. */
+  generation = 0;
+
+  constructor(options: MetricStoreOptions) {
+    this.scope = options.scope;
+    this.views = options.views ?? new ViewSet();
+    this.onFold = options.onFold;
+    this.now = options.now ?? Date.now;
+  }
+
+  counter(name: string, options: InstrumentOptions = {}): Counter {
+    return this.stream('counter', name, options);
+  }
+
+  upDownCounter(name: string, options: InstrumentOptions = {}): UpDownCounter {
+    return this.stream('updown', name, options);
+  }
+
+  gauge(name: string, options: InstrumentOptions = {}): Gauge {
+    return this.stream('gauge', name, options);
+  }
+
+  histogram(name: string, options: HistogramOptions = {}): Histogram {
+    return this.stream('histogram', name, options, options.buckets);
+  }
+
+  mark(): number {
+    return ++this.generation;
+  }
+
+  sweep(mark: number): void {
+    for (const stream of this.streams.values()) stream.sweep(mark);
+  }
+
+  /** @internal called by streams */
+  folded(metricName: string): void {
+    this.onFold?.(metricName);
+  }
+
+  /** Series per exported metric name, overflow series included. */
+  seriesCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const stream of this.streams.values()) {
+      if (stream.settings.drop) continue;
+      counts.set(stream.settings.name, (counts.get(stream.settings.name) ?? 0) + stream.seriesCount);
+    }
+    return counts;
+  }
+
+  collect(): ScopeMetrics {
+    const endTime = hrTime(this.now());
+    const metrics: MetricData[] = [];
+    for (const stream of this.streams.values()) {
+      const data = stream.toMetricData(endTime);
+      if (data !== undefined) metrics.push(data);
+    }
+    return { scope: { name: this.scope }, metrics };
+  }
+
+  private stream(kind: StreamKind, name: string, options: InstrumentOptions, buckets?: readonly number[]): Stream {
+    const existing = this.streams.get(name);
+    if (existing !== undefined) {
+      if (existing.kind !== kind) {
+        throw new Error(`instrument "${name}" of ${this.scope} is already a ${existing.kind}, not a ${kind}`);
+      }
+      return existing;
+    }
+    const settings = this.views.resolve(this.scope, name);
+    const valueType = options.valueType === 'int' ? ValueType.INT : ValueType.DOUBLE;
+    const stream = new Stream(kind, settings, options.unit ?? '', options.description ?? '', valueType, buckets, this);
+    this.streams.set(name, stream);
+    return stream;
+  }
+}

@@ -1,0 +1,101 @@
+// What an exporter reads: the output of every pipeline that names it, plus the agent's own
+// metrics, collected once per request however many scrapes arrive at the same time.
+import type { Resource } from '@opentelemetry/resources';
+import type { ResourceMetrics, ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import type { CollectOptions, Logger, MetricSource, Processor, Receiver } from '../component/types.js';
+import type { MetricStore } from '../metrics/store.js';
+
+export interface ReceiverNode {
+  id: string;
+  receiver: Receiver;
+  meter: MetricStore;
+}
+
+export interface ProcessorNode {
+  id: string;
+  processor: Processor;
+}
+
+export interface Pipeline {
+  name: string;
+  receivers: ReceiverNode[];
+  processors: ProcessorNode[];
+}
+
+export interface PipelineSourceOptions {
+  pipelines: Pipeline[];
+  resource: Resource;
+  /** The agent's own metrics, or undefined when disabled. */
+  self?: () => ScopeMetrics;
+  logger: Logger;
+  /** Told when a receiver's refresh misses the deadline, or a processor throws. */
+  onError?: (component: string, reason: string) => void;
+}
+
+function deadline(ms: number, controller: AbortController): { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new Error(`collection deadline of ${ms}ms passed`));
+      resolve();
+    }, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+export class PipelineSource implements MetricSource {
+  private inFlight?: Promise<ResourceMetrics[]>;
+
+  constructor(private readonly options: PipelineSourceOptions) {}
+
+  collect(options: CollectOptions): Promise<ResourceMetrics[]> {
+    // Concurrent scrapes share one collection.
+    this.inFlight ??= this.run(options.timeoutMs).finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async run(timeoutMs: number): Promise<ResourceMetrics[]> {
+    const { pipelines, resource, self, logger, onError } = this.options;
+    const receivers = new Map<string, ReceiverNode>();
+    for (const pipeline of pipelines) for (const node of pipeline.receivers) receivers.set(node.id, node);
+
+    const refreshing = [...receivers.values()].filter((node) => node.receiver.collect !== undefined);
+    if (refreshing.length > 0) {
+      const controller = new AbortController();
+      const pending = new Set(refreshing.map((node) => node.id));
+      const refreshes = refreshing.map(async (node) => {
+        try {
+          await node.receiver.collect!(controller.signal);
+        } catch (error) {
+          if (!controller.signal.aborted) onError?.(node.id, `refresh failed: ${(error as Error).message}`);
+        } finally {
+          pending.delete(node.id);
+        }
+      });
+      const timer = deadline(timeoutMs, controller);
+      await Promise.race([Promise.all(refreshes), timer.promise]);
+      timer.cancel();
+      // What the late receivers hold is exported as it is: stale beats a hung scrape.
+      for (const id of pending) onError?.(id, `refresh missed the ${timeoutMs}ms collection deadline`);
+    }
+
+    const scopes = new Map<string, ScopeMetrics>();
+    for (const [id, node] of receivers) scopes.set(id, node.meter.collect());
+
+    const result: ResourceMetrics[] = [];
+    for (const pipeline of pipelines) {
+      let metrics: ResourceMetrics = { resource, scopeMetrics: pipeline.receivers.map((node) => scopes.get(node.id)!) };
+      try {
+        for (const { processor } of pipeline.processors) metrics = processor.process(metrics);
+        result.push(metrics);
+      } catch (error) {
+        logger.error({ pipeline: pipeline.name, err: (error as Error).message }, 'processor failed; pipeline output dropped from this collection');
+        onError?.(pipeline.name, `processor failed: ${(error as Error).message}`);
+      }
+    }
+    if (self) result.push({ resource, scopeMetrics: [self()] });
+    return result;
+  }
+}

@@ -1,0 +1,31 @@
+// Each component's last reported status, for /health and the agent's own metrics.
+import type { ComponentHealth, ComponentStatus, Kind, Logger, StatusReporter } from '../component/types.js';
+
+export const STATUSES: readonly ComponentStatus[] = ['starting', 'ok', 'degraded', 'failed', 'stopping', 'stopped'];
+
+export class StatusBoard {
+  private readonly entries = new Map<string, ComponentHealth>();
+
+  constructor(private readonly logger: Logger) {}
+
+  reporter(id: string, kind: Kind): StatusReporter {
+    this.set(id, kind, 'starting');
+    return { report: (status, reason) => this.set(id, kind, status, reason) };
+  }
+
+  set(id: string, kind: Kind, status: ComponentStatus, reason?: string): void {
+    const key = `${kind}:${id}`;
+    const previous = this.entries.get(key);
+    if (previous?.status === status && previous.reason === reason) return;
+    this.entries.set(key, { id, kind, status, reason, since: new Date().toISOString() });
+    if (previous && (status === 'degraded' || status === 'failed')) {
+      this.logger.warn({ component: id, kind, status, reason }, 'component status changed');
+    } else if (previous) {
+      this.logger.debug({ component: id, kind, status, reason }, 'component status changed');
+    }
+  }
+
+  components(): ComponentHealth[] {
+    return [...this.entries.values()];
+  }
+}

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { CreateSettings } from '../../../src/component/types.js';
+import { MetricStore } from '../../../src/metrics/store.js';
+import { attributesProcessorFactory } from '../../../src/processors/attributes/index.js';
+import { filterProcessorFactory } from '../../../src/processors/filter/index.js';
+import { resourceProcessorFactory } from '../../../src/processors/resource/index.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+
+const settings = { id: 'p', logger: silentLogger() } as unknown as CreateSettings;
+
+function input(): ResourceMetrics {
+  const store = new MetricStore({ scope: 'r' });
+  store.counter('jobs').add(1, { status: 'ok', job_id: '7' });
+  store.gauge('queue.depth').set(3);
+  return { resource: resourceFromAttributes({ 'host.name': 'h1', secret_tag: 'x' }), scopeMetrics: [store.collect()] };
+}
+
+function parse<T>(factory: { configSchema: { parse(v: unknown): T } }, raw: unknown): T {
+  return factory.configSchema.parse(raw);
+}
+
+describe('attributes processor', () => {
+  it('applies insert, update, upsert, delete and from_attribute in order, without touching its input', () => {
+    const config = parse(attributesProcessorFactory, {
+      actions: [
+        { key: 'site', value: 'dc1', action: 'upsert' },
+        { key: 'status', value: 'never', action: 'insert' },
+        { key: 'missing', value: 'never', action: 'update' },
+        { key: 'job', from_attribute: 'job_id', action: 'insert' },
+        { key: 'job_id', action: 'delete' },
+      ],
+    });
+    const processor = attributesProcessorFactory.create(settings, config);
+    const before = input();
+    const after = processor.process(before);
+    expect(after.scopeMetrics[0].metrics[0].dataPoints[0].attributes).toEqual({ status: 'ok', site: 'dc1', job: '7' });
+    expect(before.scopeMetrics[0].metrics[0].dataPoints[0].attributes).toEqual({ status: 'ok', job_id: '7' });
+  });
+
+  it('limits itself to the metrics named by globs', () => {
+    const config = parse(attributesProcessorFactory, { metrics: ['queue.*'], actions: [{ key: 'site', value: 'dc1', action: 'upsert' }] });
+    const out = attributesProcessorFactory.create(settings, config).process(input());
+    const [jobs, queue] = out.scopeMetrics[0].metrics;
+    expect(jobs.dataPoints[0].attributes).not.toHaveProperty('site');
+    expect(queue.dataPoints[0].attributes).toEqual({ site: 'dc1' });
+  });
+
+  it('returns the same attributes object for the same input series at each collection', () => {
+    const config = parse(attributesProcessorFactory, { actions: [{ key: 'site', value: 'dc1', action: 'upsert' }] });
+    const processor = attributesProcessorFactory.create(settings, config);
+    const store = new MetricStore({ scope: 'r' });
+    store.counter('c').add(1, { a: 'b' });
+    const first = processor.process({ resource: resourceFromAttributes({}), scopeMetrics: [store.collect()] });
+    const second = processor.process({ resource: resourceFromAttributes({}), scopeMetrics: [store.collect()] });
+    expect(second.scopeMetrics[0].metrics[0].dataPoints[0].attributes).toBe(first.scopeMetrics[0].metrics[0].dataPoints[0].attributes);
+  });
+
+  it('refuses an action without a value', () => {
+    const result = attributesProcessorFactory.configSchema.safeParse({ actions: [{ key: 'a', action: 'upsert' }] });
+    expect(result.success).toBe(false);
+    expect(result.error!.issues[0].message).toBe('action "upsert" needs "value" or "from_attribute"');
+  });
+});
+
+describe('filter processor', () => {
+  it('keeps included metrics, then drops excluded ones', () => {
+    const keepAll = filterProcessorFactory.create(settings, parse(filterProcessorFactory, { metrics: { include: ['*'], exclude: ['queue.*'] } }));
+    expect(keepAll.process(input()).scopeMetrics[0].metrics.map((m) => m.descriptor.name)).toEqual(['jobs']);
+    const onlyQueue = filterProcessorFactory.create(settings, parse(filterProcessorFactory, { metrics: { include: ['queue.depth'] } }));
+    expect(onlyQueue.process(input()).scopeMetrics[0].metrics.map((m) => m.descriptor.name)).toEqual(['queue.depth']);
+  });
+
+  it('refuses a filter with neither include nor exclude', () => {
+    expect(filterProcessorFactory.configSchema.safeParse({ metrics: {} }).success).toBe(false);
+  });
+});
+
+describe('resource processor', () => {
+  it('rewrites resource attributes', () => {
+    const config = parse(resourceProcessorFactory, {
+      attributes: [
+        { key: 'deployment.environment.name', value: 'prod', action: 'upsert' },
+        { key: 'secret_tag', action: 'delete' },
+      ],
+    });
+    const out = resourceProcessorFactory.create(settings, config).process(input());
+    expect(out.resource.attributes).toEqual({ 'host.name': 'h1', 'deployment.environment.name': 'prod' });
+  });
+});

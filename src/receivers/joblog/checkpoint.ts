@@ -1,0 +1,201 @@
+// Read offsets of tailed files, keyed by file identity (device:inode, confirmed by a
+// fingerprint), persisted atomically so that a crash leaves either the previous or the new
+// checkpoint on disk, never a torn one. See docs/adr/0004.
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import type { Logger } from '../../component/types.js';
+import type { Fingerprint } from './fingerprint.js';
+
+export interface CheckpointEntry {
+  /** Byte offset just after the last line handed on; reading resumes here. */
+  readonly offset: number;
+  /** Of the file's first bytes when the offset was taken: a reused inode will not match. */
+  readonly fingerprint: Fingerprint;
+  /** Where the file was last seen: for people reading the file, never used for matching. */
+  readonly path: string;
+  /** Epoch milliseconds the file was last seen under a watched path; drives pruning. */
+  readonly seenAt: number;
+}
+
+export interface CheckpointStoreOptions {
+  /** Entries of files not seen for this long are dropped at the next flush. Default 24 h. */
+  pruneAfterMs?: number;
+  /** At most this many entries are kept; the least recently seen go first. Default 4096. */
+  maxEntries?: number;
+  logger?: Logger;
+}
+
+const FILE_VERSION = 1;
+
+const fileSchema = z.object({
+  version: z.literal(FILE_VERSION),
+  savedAt: z.iso.datetime(),
+  scannedAt: z.iso.datetime().optional(),
+  files: z.record(
+    z.string().regex(/^\d+:\d+$/, 'expected a "device:inode" key'),
+    z.object({
+      offset: z.number().int().nonnegative(),
+      fingerprint: z.object({ length: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]+$/) }),
+      path: z.string(),
+      seenAt: z.iso.datetime(),
+    }),
+  ),
+});
+
+export class CheckpointStore {
+  private readonly entries = new Map<string, CheckpointEntry>();
+  private readonly pruneAfterMs: number;
+  private readonly maxEntries: number;
+  private readonly logger: Logger | undefined;
+  private dirty = false;
+  private lastScannedAt: number | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly file: string,
+    options: CheckpointStoreOptions = {},
+  ) {
+    this.pruneAfterMs = options.pruneAfterMs ?? 24 * 3_600_000;
+    this.maxEntries = options.maxEntries ?? 4096;
+    this.logger = options.logger;
+  }
+
+  /**
+   * Start (epoch ms) of the last scan of the watched paths whose files all have entries here,
+   * as loaded or marked; undefined before any. A file without entry born after it is new.
+   */
+  get scannedAt(): number | undefined {
+    return this.lastScannedAt;
+  }
+
+  /** Records a completed scan; written with the next flush, without forcing one. */
+  markScanned(startedAt: number): void {
+    this.lastScannedAt = startedAt;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Reads the checkpoint file; a missing file is an empty store. A file that cannot be
+   * parsed is moved aside to `<file>.corrupt` (kept for inspection), logged, and the store
+   * starts empty: the agent keeps running rather than refusing to start on its own state.
+   */
+  async load(): Promise<void> {
+    this.entries.clear();
+    this.lastScannedAt = undefined;
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new Error(`cannot read checkpoint file ${this.file}: ${(error as Error).message}`, { cause: error });
+    }
+    let problem: string | undefined;
+    try {
+      const parsed = fileSchema.safeParse(JSON.parse(text));
+      if (parsed.success) {
+        for (const [identity, entry] of Object.entries(parsed.data.files)) {
+          this.entries.set(identity, { ...entry, seenAt: Date.parse(entry.seenAt) });
+        }
+        if (parsed.data.scannedAt) this.lastScannedAt = Date.parse(parsed.data.scannedAt);
+        return;
+      }
+      problem = z.prettifyError(parsed.error);
+    } catch (error) {
+      problem = (error as Error).message;
+    }
+    const quarantine = `${this.file}.corrupt`;
+    await rename(this.file, quarantine);
+    this.logger?.error(
+      { file: this.file, movedTo: quarantine, problem },
+      'checkpoint file unreadable; moved aside, starting without checkpoints',
+    );
+  }
+
+  get(identity: string): CheckpointEntry | undefined {
+    return this.entries.get(identity);
+  }
+
+  set(identity: string, entry: CheckpointEntry): void {
+    this.entries.set(identity, entry);
+    this.dirty = true;
+  }
+
+  /** Records that the file is still there, without forcing a write of its own. */
+  touch(identity: string, now: number): void {
+    const entry = this.entries.get(identity);
+    if (entry) this.entries.set(identity, { ...entry, seenAt: now });
+  }
+
+  delete(identity: string): void {
+    if (this.entries.delete(identity)) this.dirty = true;
+  }
+
+  identities(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /**
+   * Prunes, then writes the entries if anything changed since the last write (always when
+   * `force`): to `<file>.tmp`, fsync, rename over `<file>`, fsync the directory so the rename
+   * itself survives a power cut. Calls are serialised; each sees the entries as they are
+   * when its turn comes.
+   */
+  flush(options: { force?: boolean } = {}): Promise<void> {
+    const run = this.writing.then(() => this.write(options.force === true));
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private prune(now: number): void {
+    for (const [identity, entry] of this.entries) {
+      if (now - entry.seenAt > this.pruneAfterMs) this.delete(identity);
+    }
+    if (this.entries.size <= this.maxEntries) return;
+    const oldestFirst = [...this.entries].sort((a, b) => a[1].seenAt - b[1].seenAt);
+    for (const [identity] of oldestFirst.slice(0, this.entries.size - this.maxEntries)) this.delete(identity);
+  }
+
+  private async write(force: boolean): Promise<void> {
+    const now = Date.now();
+    this.prune(now);
+    if (!this.dirty && !force) return;
+    const files: Record<string, unknown> = {};
+    for (const [identity, entry] of this.entries) {
+      files[identity] = { ...entry, seenAt: new Date(entry.seenAt).toISOString() };
+    }
+    const scannedAt = this.lastScannedAt === undefined ? undefined : new Date(this.lastScannedAt).toISOString();
+    const text = `${JSON.stringify({ version: FILE_VERSION, savedAt: new Date(now).toISOString(), scannedAt, files }, null, 1)}\n`;
+    // Entries set while the write is in flight make the store dirty again.
+    this.dirty = false;
+    try {
+      await writeAtomically(this.file, text);
+    } catch (error) {
+      this.dirty = true;
+      throw new Error(`cannot write checkpoint file ${this.file}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const directory = dirname(file);
+  await mkdir(directory, { recursive: true });
+  const temporary = `${file}.tmp`;
+  const handle = await open(temporary, 'w', 0o600);
+  try {
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, file);
+  const directoryHandle = await open(directory, 'r');
+  try {
+    await directoryHandle.sync();
+  } finally {
+    await directoryHandle.close();
+  }
+}

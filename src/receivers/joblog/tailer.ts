@@ -1,0 +1,878 @@
+// Follows log files named by globs through rotation, truncation and deletion, hands each
+// complete line to a synchronous consumer, and checkpoints how far it got. Files are known by
+// identity (device:inode + fingerprint), not by name. See docs/adr/0004.
+import { isUtf8 } from 'node:buffer';
+import type { BigIntStats } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../../component/types.js';
+import type { CheckpointStore } from './checkpoint.js';
+import { DEFAULT_FINGERPRINT_BYTES, fileIdentity, fingerprintOf, readHead, sameContent } from './fingerprint.js';
+import type { Fingerprint } from './fingerprint.js';
+
+export type RefusalReason = 'line_too_long' | 'invalid_utf8';
+
+/** Where a line came from. The same object is passed for every line of a file until it moves. */
+export interface LineSource {
+  readonly path: string;
+  /** `device:inode` of the file, stable across renames. */
+  readonly identity: string;
+}
+
+export interface TailerOptions {
+  /** Absolute globs: `*` and `?` within a path segment, `**` for any depth of directories. */
+  paths: readonly string[];
+  /** Globs of paths never read (rotated archives: `/var/log/app/*.gz`). */
+  exclude?: readonly string[];
+  /**
+   * Where to begin in a file found at start-up that has no checkpoint and was not created
+   * since the last checkpoint was written. Files found later are always read from their start.
+   */
+  startAt: 'end' | 'beginning';
+  /** Longer lines are refused (`line_too_long`) and skipped up to their newline. */
+  maxLineBytes: number;
+  /** How often the watched paths are scanned and open files checked for growth. Default 250. */
+  pollIntervalMs?: number;
+  /** A last line without its newline is handed on after the file has not grown this long. Default 5000. */
+  flushTimeoutMs?: number;
+  /** How often the checkpoint file is written when offsets moved. Default 1000. */
+  checkpointIntervalMs?: number;
+  /**
+   * A file that left the watched paths (renamed away, deleted) is read to its end through its
+   * open descriptor, then closed once it has not grown for this long. Default 5000.
+   */
+  rotationGraceMs?: number;
+  /** Bytes hashed into a file's fingerprint. Default 1024. */
+  fingerprintBytes?: number;
+  /** Open descriptors at most; idle files beyond it are closed and reopened by path. Default 256. */
+  maxOpenFiles?: number;
+  checkpoints: CheckpointStore;
+  /** Called synchronously for each complete line, without its `\n` (or `\r\n`). */
+  onLine(line: string, source: LineSource): void;
+  onRefused(reason: RefusalReason, source: LineSource): void;
+  logger: Logger;
+}
+
+export interface TailerStats {
+  linesEmitted: number;
+  bytesRead: number;
+  refused: Record<RefusalReason, number>;
+  /** Files that shrank below what was read, or whose first bytes changed: read again from 0. */
+  truncations: number;
+  /** Files that moved to another path or left the watched paths. */
+  rotations: number;
+  /** New files recognised, by fingerprint, as copies of content already read (copytruncate). */
+  copiesRecognized: number;
+  /** Last lines handed on without their newline, after the flush timeout. */
+  partialLinesFlushed: number;
+  /** Files not opened in the last scan for want of a descriptor under `maxOpenFiles`. */
+  filesDeferred: number;
+  filesTracked: number;
+  filesOpen: number;
+  /** Read, open or checkpoint failures, and exceptions thrown by `onLine`. */
+  errors: number;
+}
+
+const CHUNK_BYTES = 64 * 1024;
+/** Read budget per file per poll, so that one huge file does not starve the others. */
+const MAX_BYTES_PER_FILE_PER_POLL = 16 * 1024 * 1024;
+const MAX_GHOSTS = 64;
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+/** File timestamps come from a coarse kernel clock; births this close to a scan count as after it. */
+const BIRTH_CLOCK_SLACK_MS = 1000;
+const WARNING_INTERVAL_MS = 60_000;
+
+export interface LineSink {
+  line(text: string): void;
+  refuse(reason: RefusalReason): void;
+}
+
+/**
+ * Cuts a byte stream into lines. `offset` is the position just after the last line handed to
+ * the sink (or refused): the only position safe to checkpoint. Memory is bounded by
+ * `maxLineBytes`: a line growing past it is refused once and discarded up to its newline.
+ */
+export class LineAssembler {
+  offset = 0;
+  position = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private discarding = false;
+
+  constructor(private readonly maxLineBytes: number) {}
+
+  /** True while bytes after `offset` wait for their newline. */
+  get hasPartial(): boolean {
+    return this.pendingBytes > 0 || this.discarding;
+  }
+
+  /** Restarts at `offset`; `insideLine` skips everything up to the next newline. */
+  reset(offset: number, insideLine = false): void {
+    this.offset = offset;
+    this.position = offset;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.discarding = insideLine;
+  }
+
+  /** Consumes bytes read at `position`. The chunk may be reused by the caller afterwards. */
+  push(chunk: Buffer, sink: LineSink): void {
+    const base = this.position;
+    this.position += chunk.length;
+    let start = 0;
+    if (this.hasPartial) {
+      const newline = chunk.indexOf(NEWLINE);
+      if (newline === -1) {
+        this.hold(chunk, sink);
+        return;
+      }
+      this.completeHeld(chunk.subarray(0, newline), sink);
+      start = newline + 1;
+      this.offset = base + start;
+    }
+    const lastNewline = chunk.lastIndexOf(NEWLINE);
+    if (lastNewline >= start) {
+      // One validation pass over the whole region; lines are checked one by one only when it fails.
+      const regionValid = isUtf8(chunk.subarray(start, lastNewline));
+      while (start <= lastNewline) {
+        const newline = chunk.indexOf(NEWLINE, start);
+        this.emit(chunk, start, newline, regionValid, sink);
+        start = newline + 1;
+        this.offset = base + start;
+      }
+    }
+    if (start < chunk.length) this.hold(chunk.subarray(start), sink);
+  }
+
+  /** Hands on (or ends the discarding of) the unfinished last line, as if its newline had come. */
+  flushPartial(sink: LineSink): void {
+    if (this.pendingBytes > 0) {
+      const line = Buffer.concat(this.pending, this.pendingBytes);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.emit(line, 0, line.length, false, sink);
+    }
+    this.discarding = false;
+    this.offset = this.position;
+  }
+
+  private hold(bytes: Buffer, sink: LineSink): void {
+    if (this.discarding) return;
+    // +1: a line of exactly the maximum may still be waiting for the `\n` of its `\r\n`.
+    if (this.pendingBytes + bytes.length > this.maxLineBytes + 1) {
+      sink.refuse('line_too_long');
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.discarding = true;
+      return;
+    }
+    this.pending.push(Buffer.from(bytes));
+    this.pendingBytes += bytes.length;
+  }
+
+  private completeHeld(rest: Buffer, sink: LineSink): void {
+    if (this.discarding) {
+      this.discarding = false;
+      return;
+    }
+    const line = Buffer.concat([...this.pending, rest], this.pendingBytes + rest.length);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.emit(line, 0, line.length, false, sink);
+  }
+
+  private emit(bytes: Buffer, start: number, end: number, knownValid: boolean, sink: LineSink): void {
+    if (end > start && bytes[end - 1] === CARRIAGE_RETURN) end -= 1;
+    if (end - start > this.maxLineBytes) sink.refuse('line_too_long');
+    else if (!knownValid && !isUtf8(bytes.subarray(start, end))) sink.refuse('invalid_utf8');
+    else sink.line(bytes.toString('utf8', start, end));
+  }
+}
+
+/** A file being followed. */
+interface TrackedFile {
+  readonly identity: string;
+  source: LineSource;
+  readonly sink: LineSink;
+  /** Undefined while dormant: closed to stay under `maxOpenFiles`, reopened by path on growth. */
+  handle: FileHandle | undefined;
+  readonly lines: LineAssembler;
+  /** The file's first bytes, up to `fingerprintBytes`, as last read. */
+  head: Buffer;
+  fingerprint: Fingerprint;
+  lastSize: number;
+  lastModifiedNs: bigint;
+  linkCount: number;
+  lastGrowthAt: number;
+  /** When the file was first found under no watched path. */
+  goneSince: number | undefined;
+  /**
+   * Set while a new file's first bytes equal those of a file still being read: either a copy
+   * whose original is about to be truncated (copytruncate) or a plain copy. Not read until
+   * that is known.
+   */
+  copyOf: { identity: string; since: number } | undefined;
+}
+
+/** Content that left its inode (truncated or deleted) and may reappear as a copy elsewhere. */
+interface Ghost {
+  readonly fingerprint: Fingerprint;
+  readonly offset: number;
+  readonly expiresAt: number;
+}
+
+interface Sighting {
+  readonly path: string;
+  readonly stats: BigIntStats;
+}
+
+export class Tailer {
+  private readonly pollIntervalMs: number;
+  private readonly flushTimeoutMs: number;
+  private readonly checkpointIntervalMs: number;
+  private readonly rotationGraceMs: number;
+  private readonly fingerprintBytes: number;
+  private readonly maxOpenFiles: number;
+  private readonly includes: readonly string[];
+  private readonly excludes: readonly RegExp[];
+  private readonly store: CheckpointStore;
+  private readonly logger: Logger;
+  private readonly files = new Map<string, TrackedFile>();
+  private ghosts: Ghost[] = [];
+  private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  private readonly counters = {
+    linesEmitted: 0,
+    bytesRead: 0,
+    refused: { line_too_long: 0, invalid_utf8: 0 } as Record<RefusalReason, number>,
+    truncations: 0,
+    rotations: 0,
+    copiesRecognized: 0,
+    partialLinesFlushed: 0,
+    filesDeferred: 0,
+    errors: 0,
+  };
+  private openCount = 0;
+  private readonly lastWarnings = new Map<string, number>();
+  private started = false;
+  private stopping = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> = Promise.resolve();
+  private checkpointing: Promise<void> = Promise.resolve();
+  private stopped: Promise<void> | undefined;
+
+  constructor(private readonly options: TailerOptions) {
+    const positive = (name: keyof TailerOptions, value: number | undefined, fallback: number): number => {
+      const chosen = value ?? fallback;
+      if (!Number.isInteger(chosen) || chosen <= 0) throw new Error(`tailer: ${name} must be a positive integer, got ${value}`);
+      return chosen;
+    };
+    if (options.paths.length === 0) throw new Error('tailer: paths must name at least one file or glob');
+    positive('maxLineBytes', options.maxLineBytes, 0);
+    this.pollIntervalMs = positive('pollIntervalMs', options.pollIntervalMs, 250);
+    this.flushTimeoutMs = positive('flushTimeoutMs', options.flushTimeoutMs, 5000);
+    this.checkpointIntervalMs = positive('checkpointIntervalMs', options.checkpointIntervalMs, 1000);
+    this.rotationGraceMs = positive('rotationGraceMs', options.rotationGraceMs, 5000);
+    this.fingerprintBytes = positive('fingerprintBytes', options.fingerprintBytes, DEFAULT_FINGERPRINT_BYTES);
+    this.maxOpenFiles = positive('maxOpenFiles', options.maxOpenFiles, 256);
+    this.includes = options.paths.map((pattern) => path.resolve(pattern));
+    this.excludes = (options.exclude ?? []).map(globToRegExp);
+    this.store = options.checkpoints;
+    this.logger = options.logger;
+  }
+
+  /**
+   * Loads the checkpoints and positions every file found now (so that lines written after
+   * `start` resolves are never skipped), makes those positions durable, then follows the
+   * files in the background.
+   */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('tailer: start called twice; a restart uses a new Tailer');
+    this.started = true;
+    await this.store.load();
+    const now = Date.now();
+    const sightings = await this.scan();
+    this.noteMovements(sightings, now);
+    await this.admitNewcomers(sightings, now, true);
+    this.store.markScanned(now);
+    await this.store.flush({ force: true });
+    this.schedulePoll(0);
+    this.scheduleCheckpoint();
+  }
+
+  /** Stops following, writes a final checkpoint and closes every file. Idempotent. */
+  shutdown(): Promise<void> {
+    this.stopped ??= this.stop();
+    return this.stopped;
+  }
+
+  stats(): TailerStats {
+    let filesOpen = 0;
+    for (const file of this.files.values()) if (file.handle) filesOpen += 1;
+    return {
+      ...this.counters,
+      refused: { ...this.counters.refused },
+      filesTracked: this.files.size,
+      filesOpen,
+    };
+  }
+
+  private async stop(): Promise<void> {
+    this.stopping = true;
+    if (!this.started) return;
+    clearTimeout(this.pollTimer);
+    clearTimeout(this.checkpointTimer);
+    await this.polling;
+    await this.checkpointing;
+    try {
+      await this.store.flush({ force: true });
+    } finally {
+      for (const file of this.files.values()) await this.closeHandle(file);
+      this.files.clear();
+    }
+  }
+
+  private schedulePoll(delayMs: number): void {
+    this.pollTimer = setTimeout(() => {
+      this.polling = this.poll().then(
+        (moreToRead) => {
+          if (!this.stopping) this.schedulePoll(moreToRead ? 0 : this.pollIntervalMs);
+        },
+        (error: unknown) => {
+          this.counters.errors += 1;
+          this.logger.error({ err: error }, 'tailer poll failed');
+          if (!this.stopping) this.schedulePoll(this.pollIntervalMs);
+        },
+      );
+    }, delayMs);
+  }
+
+  private scheduleCheckpoint(): void {
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointing = this.store.flush().then(
+        () => undefined,
+        (error: unknown) => {
+          this.counters.errors += 1;
+          this.warnLimited('checkpoint', { err: error, file: this.store.file }, 'cannot write checkpoint');
+        },
+      );
+      void this.checkpointing.then(() => {
+        if (!this.stopping) this.scheduleCheckpoint();
+      });
+    }, this.checkpointIntervalMs);
+  }
+
+  /** One round: find files, read the known ones, then take in new ones. True if a file has more to read. */
+  private async poll(): Promise<boolean> {
+    const now = Date.now();
+    const sightings = await this.scan();
+    this.noteMovements(sightings, now);
+    let moreToRead = false;
+    // Known files first: a truncation seen now leaves a ghost that a new copy can claim below.
+    for (const file of [...this.files.values()]) {
+      if (this.stopping) return false;
+      moreToRead = (await this.readKnown(file, sightings.get(file.identity), now)) || moreToRead;
+    }
+    for (const admitted of await this.admitNewcomers(sightings, now, false)) {
+      if (this.stopping) return false;
+      moreToRead = (await this.readKnown(admitted, sightings.get(admitted.identity), now)) || moreToRead;
+    }
+    moreToRead = (await this.settleCopies(now)) || moreToRead;
+    await this.retireGone(now);
+    this.ghosts = this.ghosts.filter((ghost) => ghost.expiresAt > now);
+    this.store.markScanned(now);
+    return moreToRead;
+  }
+
+  /** Every regular file under the watched globs, by identity (the first path wins for hard links). */
+  private async scan(): Promise<Map<string, Sighting>> {
+    const paths = new Set<string>();
+    for (const pattern of this.includes) {
+      for (const found of await expandGlob(pattern)) {
+        if (!this.excludes.some((exclude) => exclude.test(found))) paths.add(found);
+      }
+    }
+    const sightings = new Map<string, Sighting>();
+    for (const found of [...paths].sort()) {
+      let stats: BigIntStats;
+      try {
+        stats = await stat(found, { bigint: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+          this.counters.errors += 1;
+          this.warnLimited(`stat:${found}`, { path: found, err: error }, 'cannot stat watched file');
+        }
+        continue;
+      }
+      if (!stats.isFile()) continue;
+      const identity = fileIdentity(stats.dev, stats.ino);
+      if (!sightings.has(identity)) sightings.set(identity, { path: found, stats });
+    }
+    return sightings;
+  }
+
+  private noteMovements(sightings: Map<string, Sighting>, now: number): void {
+    for (const file of this.files.values()) {
+      const sighting = sightings.get(file.identity);
+      if (sighting) {
+        if (sighting.path !== file.source.path) {
+          this.counters.rotations += 1;
+          this.logger.info({ from: file.source.path, to: sighting.path, identity: file.identity }, 'file moved');
+          file.source = { path: sighting.path, identity: file.identity };
+        }
+        file.goneSince = undefined;
+        this.store.touch(file.identity, now);
+      } else if (file.goneSince === undefined) {
+        file.goneSince = now;
+        this.counters.rotations += 1;
+        this.logger.info(
+          { path: file.source.path, identity: file.identity },
+          'file left the watched paths; reading it to its end',
+        );
+      }
+    }
+  }
+
+  /** Opens and positions files seen for the first time; returns those to be read now. */
+  private async admitNewcomers(sightings: Map<string, Sighting>, now: number, firstScan: boolean): Promise<TrackedFile[]> {
+    const newcomers = [...sightings].filter(([identity]) => !this.files.has(identity));
+    // Files with a checkpoint first: one whose inode now holds other content leaves a ghost
+    // that a copy of that content, among the rest, can claim.
+    newcomers.sort(([a], [b]) => Number(this.store.get(b) !== undefined) - Number(this.store.get(a) !== undefined));
+    let deferred = 0;
+    const admitted: TrackedFile[] = [];
+    for (const [identity, sighting] of newcomers) {
+      if (this.stopping) break;
+      if (!(await this.reserveDescriptor())) {
+        deferred += 1;
+        continue;
+      }
+      const file = await this.admit(identity, sighting, now, firstScan);
+      if (file) admitted.push(file);
+    }
+    this.counters.filesDeferred = deferred;
+    if (deferred > 0) {
+      this.warnLimited('deferred', { deferred, maxOpenFiles: this.maxOpenFiles }, 'files waiting for a free descriptor');
+    }
+    return admitted;
+  }
+
+  private async admit(identity: string, sighting: Sighting, now: number, firstScan: boolean): Promise<TrackedFile | undefined> {
+    let handle: FileHandle;
+    try {
+      handle = await open(sighting.path, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.counters.errors += 1;
+        this.warnLimited(`open:${sighting.path}`, { path: sighting.path, err: error }, 'cannot open watched file');
+      }
+      return undefined;
+    }
+    this.openCount += 1;
+    const file = await this.position(handle, identity, sighting, now, firstScan).catch((error: unknown) => {
+      this.counters.errors += 1;
+      this.warnLimited(`open:${sighting.path}`, { path: sighting.path, err: error }, 'cannot read watched file');
+      return undefined;
+    });
+    if (!file) {
+      await handle.close().catch(() => undefined);
+      this.openCount -= 1;
+    }
+    return file;
+  }
+
+  /** Decides where reading a newly found file begins, and starts tracking it. */
+  private async position(
+    handle: FileHandle,
+    identity: string,
+    sighting: Sighting,
+    now: number,
+    firstScan: boolean,
+  ): Promise<TrackedFile | undefined> {
+    const stats = await handle.stat({ bigint: true });
+    // The path may have been replaced between scan and open: only the open descriptor counts.
+    if (fileIdentity(stats.dev, stats.ino) !== identity || !stats.isFile()) return undefined;
+    const size = Number(stats.size);
+    const head = await readHead(handle, this.fingerprintBytes);
+    const fingerprint = fingerprintOf(head);
+    const lines = new LineAssembler(this.options.maxLineBytes);
+    let copyOf: TrackedFile['copyOf'];
+    let how: string;
+    const entry = this.store.get(identity);
+    const known = entry ? undefined : this.findKnownContent(fingerprint, identity);
+    if (entry && sameContent(entry.fingerprint, head) && size >= entry.offset) {
+      lines.reset(entry.offset);
+      how = 'checkpoint';
+    } else if (entry) {
+      // Same inode, other content: truncated or replaced while nobody was reading it.
+      this.counters.truncations += 1;
+      this.addGhost(entry.fingerprint, entry.offset, now);
+      lines.reset(0);
+      how = 'checkpointed content changed; from the start';
+    } else if (known?.kind === 'ghost' || known?.kind === 'orphan') {
+      this.counters.copiesRecognized += 1;
+      lines.reset(Math.min(known.offset, size));
+      if (known.kind === 'orphan') this.store.delete(known.identity);
+      how = 'copy of content already read; where it was left';
+    } else if (known?.kind === 'live') {
+      copyOf = { identity: known.file.identity, since: now };
+      how = `same first bytes as ${known.file.source.path}; waiting to see whether it is truncated`;
+    } else if (firstScan && this.options.startAt === 'end' && !this.bornSinceLastRun(stats)) {
+      const end = await this.lastLineEnd(handle, size);
+      lines.reset(end.offset, end.insideLine);
+      how = 'end';
+    } else {
+      lines.reset(0);
+      how = 'beginning';
+    }
+    const file: TrackedFile = {
+      identity,
+      source: { path: sighting.path, identity },
+      sink: this.sinkFor(() => file.source),
+      handle,
+      lines,
+      head,
+      fingerprint,
+      lastSize: size,
+      lastModifiedNs: stats.mtimeNs,
+      linkCount: Number(stats.nlink),
+      lastGrowthAt: now,
+      goneSince: undefined,
+      copyOf,
+    };
+    this.files.set(identity, file);
+    if (!copyOf) this.commit(file, now);
+    this.logger.info({ path: sighting.path, identity, offset: lines.offset, size, how }, 'following file');
+    return file;
+  }
+
+  /**
+   * A file without checkpoint that was created after the last run's last scan appeared while
+   * the agent was down: it is read from its start whatever `startAt` says. Needs a filesystem
+   * that records birth time; without one, `startAt` applies.
+   */
+  private bornSinceLastRun(stats: BigIntStats): boolean {
+    const lastScan = this.store.scannedAt;
+    const bornMs = Number(stats.birthtimeMs);
+    return lastScan !== undefined && bornMs > 0 && bornMs >= lastScan - BIRTH_CLOCK_SLACK_MS;
+  }
+
+  /** Just after the last newline, so that a line being written now is read whole. */
+  private async lastLineEnd(handle: FileHandle, size: number): Promise<{ offset: number; insideLine: boolean }> {
+    const window = Math.min(size, this.options.maxLineBytes + 2);
+    const tail = Buffer.alloc(window);
+    const { bytesRead } = await handle.read(tail, 0, window, size - window);
+    const newline = tail.subarray(0, bytesRead).lastIndexOf(NEWLINE);
+    if (newline !== -1) return { offset: size - window + newline + 1, insideLine: false };
+    if (window === size) return { offset: 0, insideLine: false };
+    // Inside a line longer than any we would accept: skip to its end.
+    return { offset: size, insideLine: true };
+  }
+
+  private findKnownContent(
+    fingerprint: Fingerprint,
+    exceptIdentity: string,
+  ):
+    | { kind: 'ghost'; offset: number }
+    | { kind: 'orphan'; offset: number; identity: string }
+    | { kind: 'live'; file: TrackedFile }
+    | undefined {
+    // Only full-length fingerprints: a short prefix ({"level":"info",...) is shared by unrelated files.
+    if (fingerprint.length < this.fingerprintBytes) return undefined;
+    const ghostIndex = this.ghosts.findIndex((ghost) => ghost.fingerprint.hash === fingerprint.hash);
+    if (ghostIndex !== -1) {
+      const [ghost] = this.ghosts.splice(ghostIndex, 1);
+      return { kind: 'ghost', offset: ghost.offset };
+    }
+    for (const file of this.files.values()) {
+      if (file.identity !== exceptIdentity && !file.copyOf && file.fingerprint.hash === fingerprint.hash) {
+        return { kind: 'live', file };
+      }
+    }
+    for (const identity of this.store.identities()) {
+      const entry = this.store.get(identity);
+      if (entry && !this.files.has(identity) && identity !== exceptIdentity && entry.fingerprint.hash === fingerprint.hash && entry.fingerprint.length === fingerprint.length) {
+        return { kind: 'orphan', offset: entry.offset, identity };
+      }
+    }
+    return undefined;
+  }
+
+  private addGhost(fingerprint: Fingerprint, offset: number, now: number): void {
+    if (fingerprint.length < this.fingerprintBytes) return;
+    this.ghosts.push({ fingerprint, offset, expiresAt: now + this.rotationGraceMs + 2 * this.pollIntervalMs });
+    if (this.ghosts.length > MAX_GHOSTS) this.ghosts.shift();
+  }
+
+  /** Reads what the file gained since last time. True if it has more than this round's budget. */
+  private async readKnown(file: TrackedFile, sighting: Sighting | undefined, now: number): Promise<boolean> {
+    if (file.copyOf) return false;
+    try {
+      if (!file.handle && !(await this.wake(file, sighting))) return false;
+      const handle = file.handle as FileHandle;
+      const stats = await handle.stat({ bigint: true });
+      const size = Number(stats.size);
+      file.linkCount = Number(stats.nlink);
+      if (size !== file.lastSize || stats.mtimeNs !== file.lastModifiedNs) {
+        file.lastSize = size;
+        file.lastModifiedNs = stats.mtimeNs;
+        const head = await readHead(handle, this.fingerprintBytes);
+        if (size < file.lines.position || !head.subarray(0, file.head.length).equals(file.head)) {
+          this.restartReplaced(file, head, now);
+        } else if (head.length > file.head.length) {
+          file.head = head;
+          file.fingerprint = fingerprintOf(head);
+          this.commit(file, now);
+        }
+      }
+      const moreToRead = await this.drain(file, size, now);
+      if (file.lines.hasPartial && now - file.lastGrowthAt >= this.flushTimeoutMs) {
+        this.counters.partialLinesFlushed += 1;
+        file.lines.flushPartial(file.sink);
+        this.commit(file, now);
+      }
+      return moreToRead;
+    } catch (error) {
+      this.counters.errors += 1;
+      this.warnLimited(`read:${file.identity}`, { path: file.source.path, err: error }, 'cannot read watched file');
+      return false;
+    }
+  }
+
+  private restartReplaced(file: TrackedFile, head: Buffer, now: number): void {
+    this.counters.truncations += 1;
+    this.logger.warn(
+      { path: file.source.path, identity: file.identity, readUpTo: file.lines.position, size: file.lastSize },
+      'file truncated or rewritten; reading it again from the start',
+    );
+    this.addGhost(file.fingerprint, file.lines.offset, now);
+    file.lines.reset(0);
+    file.head = head;
+    file.fingerprint = fingerprintOf(head);
+    this.commit(file, now);
+  }
+
+  private async drain(file: TrackedFile, size: number, now: number): Promise<boolean> {
+    const handle = file.handle as FileHandle;
+    let budget = MAX_BYTES_PER_FILE_PER_POLL;
+    while (file.lines.position < size && !this.stopping) {
+      if (budget <= 0) return true;
+      const { bytesRead } = await handle.read(this.chunk, 0, CHUNK_BYTES, file.lines.position);
+      if (bytesRead === 0) break;
+      file.lines.push(this.chunk.subarray(0, bytesRead), file.sink);
+      this.counters.bytesRead += bytesRead;
+      budget -= bytesRead;
+      file.lastGrowthAt = now;
+      this.commit(file, now);
+    }
+    return false;
+  }
+
+  /** Resolves new files that looked like copies of a file still being read. */
+  private async settleCopies(now: number): Promise<boolean> {
+    let moreToRead = false;
+    for (const file of this.files.values()) {
+      if (!file.copyOf) continue;
+      const ghostIndex = this.ghosts.findIndex((ghost) => ghost.fingerprint.hash === file.fingerprint.hash);
+      const original = this.files.get(file.copyOf.identity);
+      let how: string;
+      if (ghostIndex !== -1) {
+        // The original was truncated: this copy holds the lines it had left, from where it was left.
+        const [ghost] = this.ghosts.splice(ghostIndex, 1);
+        file.lines.reset(Math.min(ghost.offset, file.lastSize));
+        how = 'original truncated; copy read from where the original was left';
+      } else if (!original || now - file.copyOf.since >= this.rotationGraceMs) {
+        // The original was kept whole (or read to its end and closed): everything here was read there.
+        const end = await this.lastLineEnd(file.handle as FileHandle, file.lastSize);
+        file.lines.reset(end.offset, end.insideLine);
+        how = 'plain copy of content already read; from its end';
+      } else {
+        continue;
+      }
+      this.counters.copiesRecognized += 1;
+      file.copyOf = undefined;
+      this.commit(file, now);
+      this.logger.info({ path: file.source.path, identity: file.identity, offset: file.lines.offset }, how);
+      moreToRead = (await this.readKnown(file, undefined, now)) || moreToRead;
+    }
+    return moreToRead;
+  }
+
+  /** Closes files that left the watched paths once read to their end and quiet for the grace period. */
+  private async retireGone(now: number): Promise<void> {
+    for (const file of [...this.files.values()]) {
+      if (file.goneSince === undefined) continue;
+      if (!file.handle || file.copyOf) {
+        // Nothing more can be read through a path that no longer leads to the file.
+        await this.closeHandle(file);
+        this.files.delete(file.identity);
+        continue;
+      }
+      const drained = file.lines.position >= file.lastSize;
+      if (!drained || now - Math.max(file.goneSince, file.lastGrowthAt) < this.rotationGraceMs) continue;
+      if (file.lines.hasPartial) {
+        // Nobody will write to it any more: its unfinished last line is a line.
+        this.counters.partialLinesFlushed += 1;
+        file.lines.flushPartial(file.sink);
+      }
+      if (file.linkCount === 0) {
+        this.store.delete(file.identity);
+        this.addGhost(file.fingerprint, file.lines.offset, now);
+      } else {
+        this.commit(file, now);
+      }
+      await this.closeHandle(file);
+      this.files.delete(file.identity);
+      this.logger.info(
+        { path: file.source.path, identity: file.identity, offset: file.lines.offset, deleted: file.linkCount === 0 },
+        'finished file that left the watched paths',
+      );
+    }
+  }
+
+  /** Reopens a dormant file that grew, by its path, if the path still leads to it. */
+  private async wake(file: TrackedFile, sighting: Sighting | undefined): Promise<boolean> {
+    if (!sighting) return false;
+    const grew = Number(sighting.stats.size) !== file.lastSize || sighting.stats.mtimeNs !== file.lastModifiedNs;
+    if (!grew || !(await this.reserveDescriptor())) return false;
+    const handle = await open(sighting.path, 'r');
+    const stats = await handle.stat({ bigint: true });
+    if (fileIdentity(stats.dev, stats.ino) !== file.identity) {
+      await handle.close();
+      return false;
+    }
+    this.openCount += 1;
+    file.handle = handle;
+    return true;
+  }
+
+  /** True when a descriptor may be opened, closing the longest-idle settled file if needed. */
+  private async reserveDescriptor(): Promise<boolean> {
+    if (this.openCount < this.maxOpenFiles) return true;
+    let idlest: TrackedFile | undefined;
+    for (const file of this.files.values()) {
+      const settled =
+        file.handle && file.goneSince === undefined && !file.copyOf && !file.lines.hasPartial && file.lines.position >= file.lastSize;
+      if (settled && (!idlest || file.lastGrowthAt < idlest.lastGrowthAt)) idlest = file;
+    }
+    if (!idlest) return false;
+    await this.closeHandle(idlest);
+    return true;
+  }
+
+  private async closeHandle(file: TrackedFile): Promise<void> {
+    if (!file.handle) return;
+    const handle = file.handle;
+    file.handle = undefined;
+    this.openCount -= 1;
+    await handle.close().catch(() => undefined);
+  }
+
+  private commit(file: TrackedFile, now: number): void {
+    this.store.set(file.identity, {
+      offset: file.lines.offset,
+      fingerprint: file.fingerprint,
+      path: file.source.path,
+      seenAt: now,
+    });
+  }
+
+  private sinkFor(source: () => LineSource): LineSink {
+    return {
+      line: (text) => {
+        this.counters.linesEmitted += 1;
+        try {
+          this.options.onLine(text, source());
+        } catch (error) {
+          this.counters.errors += 1;
+          this.warnLimited('onLine', { err: error }, 'line consumer threw; line dropped');
+        }
+      },
+      refuse: (reason) => {
+        this.counters.refused[reason] += 1;
+        this.options.onRefused(reason, source());
+      },
+    };
+  }
+
+  /** At most one warning per key a minute: a broken file must not flood the log. */
+  private warnLimited(key: string, fields: object, message: string): void {
+    const now = Date.now();
+    const last = this.lastWarnings.get(key);
+    if (last !== undefined && now - last < WARNING_INTERVAL_MS) return;
+    if (this.lastWarnings.size >= 1024) this.lastWarnings.clear();
+    this.lastWarnings.set(key, now);
+    this.logger.warn(fields, message);
+  }
+}
+
+/** A regular expression for one path segment of a glob. */
+function segmentSource(segment: string): string {
+  let source = '';
+  for (const character of segment) {
+    if (character === '*') source += '[^/]*';
+    else if (character === '?') source += '[^/]';
+    else source += character.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
+  }
+  // As in the shell, a wildcard does not match a leading dot: `*.log` skips `.hidden.log`.
+  return /^[*?]/.test(segment) ? `(?!\\.)${source}` : source;
+}
+
+/** The whole-path regular expression of a glob, resolved against the working directory. */
+export function globToRegExp(pattern: string): RegExp {
+  const segments = path.resolve(pattern).split('/').slice(1);
+  let source = '';
+  segments.forEach((segment, index) => {
+    if (segment !== '**') source += `/${segmentSource(segment)}`;
+    else if (index === segments.length - 1) source += '(?:/(?!\\.)[^/]*)+';
+    else source += '(?:/(?!\\.)[^/]*)*';
+  });
+  return new RegExp(`^${source}$`);
+}
+
+const hasWildcard = (segment: string): boolean => /[*?]/.test(segment);
+
+/**
+ * The paths matching a glob, walking only the directories it can reach. `**` does not follow
+ * symbolic links to directories (no cycles) nor enter hidden ones. Existence of the last
+ * segment is left to the caller's stat.
+ */
+export async function expandGlob(pattern: string): Promise<string[]> {
+  const segments = path.resolve(pattern).split('/').slice(1);
+  if (segments[segments.length - 1] === '**') segments.push('*');
+  const found = new Set<string>();
+  const walk = async (directory: string, index: number): Promise<void> => {
+    const segment = segments[index];
+    const last = index === segments.length - 1;
+    if (!hasWildcard(segment)) {
+      const next = path.join(directory, segment);
+      if (last) found.add(next);
+      else await walk(next, index + 1);
+      return;
+    }
+    let entries;
+    try {
+      entries = await readdir(directory, { withFileTypes: true });
+    } catch {
+      return; // Missing or unreadable directory: nothing matches there (yet).
+    }
+    if (segment === '**') {
+      await walk(directory, index + 1);
+      for (const entry of entries) {
+        if (entry.isDirectory() && !entry.name.startsWith('.')) await walk(path.join(directory, entry.name), index);
+      }
+      return;
+    }
+    const matcher = new RegExp(`^${segmentSource(segment)}$`);
+    for (const entry of entries) {
+      if (!matcher.test(entry.name)) continue;
+      const next = path.join(directory, entry.name);
+      if (last) found.add(next);
+      else if (entry.isDirectory() || entry.isSymbolicLink()) await walk(next, index + 1);
+    }
+  };
+  await walk('/', 0);
+  return [...found];
+}

@@ -1,0 +1,104 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CheckpointStore } from '../../../../src/receivers/joblog/checkpoint.js';
+import type { Logger } from '../../../../src/component/types.js';
+
+function recordingLogger(): Logger & { errors: string[] } {
+  const errors: string[] = [];
+  const logger: Logger & { errors: string[] } = {
+    errors,
+    debug: () => undefined,
+    info: () => undefined,
+    warn: () => undefined,
+    error: (_fields, message) => errors.push(message ?? ''),
+    child: () => logger,
+  };
+  return logger;
+}
+
+const fingerprint = { length: 4, hash: 'ab12' };
+
+describe('CheckpointStore', () => {
+  let directory: string;
+  let file: string;
+
+  beforeEach(async () => {
+    directory = await mkdtemp(path.join(tmpdir(), 'joblog-checkpoint-'));
+    file = path.join(directory, 'state', 'joblog.json');
+  });
+
+  afterEach(async () => {
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it('starts empty when the file does not exist', async () => {
+    const store = new CheckpointStore(file);
+    await store.load();
+    expect(store.size).toBe(0);
+    expect(store.scannedAt).toBeUndefined();
+  });
+
+  it('round-trips entries and the scan mark, leaving no temporary file', async () => {
+    const store = new CheckpointStore(file);
+    await store.load();
+    const seenAt = Date.now();
+    store.set('2049:131', { offset: 4096, fingerprint, path: '/var/log/jobs.log', seenAt });
+    store.markScanned(seenAt - 10);
+    await store.flush();
+    expect(await readdir(path.dirname(file))).toEqual(['joblog.json']);
+
+    const reloaded = new CheckpointStore(file);
+    await reloaded.load();
+    expect(reloaded.get('2049:131')).toEqual({ offset: 4096, fingerprint, path: '/var/log/jobs.log', seenAt });
+    expect(reloaded.scannedAt).toBe(seenAt - 10);
+  });
+
+  it('writes only when something changed, unless forced', async () => {
+    const store = new CheckpointStore(file);
+    await store.load();
+    await store.flush();
+    await expect(readFile(file)).rejects.toMatchObject({ code: 'ENOENT' });
+    await store.flush({ force: true });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ version: 1, files: {} });
+  });
+
+  it('prunes entries not seen for pruneAfterMs, and keeps the most recently seen under maxEntries', async () => {
+    const store = new CheckpointStore(file, { pruneAfterMs: 60_000, maxEntries: 2 });
+    await store.load();
+    const now = Date.now();
+    store.set('1:1', { offset: 1, fingerprint, path: '/a', seenAt: now - 120_000 });
+    store.set('1:2', { offset: 2, fingerprint, path: '/b', seenAt: now - 3000 });
+    store.set('1:3', { offset: 3, fingerprint, path: '/c', seenAt: now - 2000 });
+    store.set('1:4', { offset: 4, fingerprint, path: '/d', seenAt: now - 1000 });
+    store.touch('1:2', now);
+    await store.flush();
+    expect(store.identities().sort()).toEqual(['1:2', '1:4']);
+    const reloaded = new CheckpointStore(file);
+    await reloaded.load();
+    expect(reloaded.identities().sort()).toEqual(['1:2', '1:4']);
+  });
+
+  it('moves an unreadable file aside, says why, and starts empty', async () => {
+    await writeFile(path.join(directory, 'bad.json'), '{"version":1,"savedAt":"2026-01-01T00:00:00Z","files":{"x":{"offset":-1}}}');
+    const logger = recordingLogger();
+    const store = new CheckpointStore(path.join(directory, 'bad.json'), { logger });
+    await store.load();
+    expect(store.size).toBe(0);
+    expect(logger.errors).toEqual(['checkpoint file unreadable; moved aside, starting without checkpoints']);
+    expect((await readdir(directory)).sort()).toEqual(['bad.json.corrupt']);
+  });
+
+  it('serialises concurrent flushes and keeps entries set during a write for the next one', async () => {
+    const store = new CheckpointStore(file);
+    await store.load();
+    store.set('1:1', { offset: 10, fingerprint, path: '/a', seenAt: Date.now() });
+    const first = store.flush();
+    store.set('1:1', { offset: 20, fingerprint, path: '/a', seenAt: Date.now() });
+    const second = store.flush();
+    await Promise.all([first, second]);
+    const saved = JSON.parse(await readFile(file, 'utf8'));
+    expect(saved.files['1:1'].offset).toBe(20);
+  });
+});

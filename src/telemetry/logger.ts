@@ -24,15 +24,15 @@ export function createLogger(level: LogLevel = 'info', env: NodeJS.ProcessEnv = 
       timestamp: journald ? false : pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: SECRET_PATHS, censor: '<redacted>' },
-      hooks: journald
-        ? {
-            streamWrite: (line) => {
-              const at = line.indexOf('"level":"') + 9;
-              const level = line.slice(at, line.indexOf('"', at));
-              return (SYSLOG_PRIORITY[level] ?? '<6>') + line;
-            },
-          }
-        : undefined,
+      ...(journald && {
+        hooks: {
+          streamWrite: (line: string) => {
+            const at = line.indexOf('"level":"') + 9;
+            const level = line.slice(at, line.indexOf('"', at));
+            return (SYSLOG_PRIORITY[level] ?? '<6>') + line;
+          },
+        },
+      }),
     },
     pino.destination({ dest: 2, sync: true }),
   ) as unknown as AgentLogger;

@@ -1,0 +1,20 @@
+// The one list of built-in component factories.
+import type { ExporterFactory, Factory, ProcessorFactory, ReceiverFactory } from './component/types.js';
+import type { FactoryLookup } from './config/load.js';
+import { prometheusFactory } from './exporters/prometheus/index.js';
+import { attributesProcessorFactory } from './processors/attributes/index.js';
+import { filterProcessorFactory } from './processors/filter/index.js';
+import { resourceProcessorFactory } from './processors/resource/index.js';
+import { hostmetricsFactory } from './receivers/hostmetrics/index.js';
+
+export const RECEIVERS: readonly ReceiverFactory[] = [hostmetricsFactory];
+export const PROCESSORS: readonly ProcessorFactory[] = [attributesProcessorFactory, filterProcessorFactory, resourceProcessorFactory];
+export const EXPORTERS: readonly ExporterFactory[] = [prometheusFactory];
+
+function byType<F extends Factory>(factories: readonly F[]): ReadonlyMap<string, F> {
+  return new Map(factories.map((factory) => [factory.type, factory]));
+}
+
+export function builtinFactories(): FactoryLookup {
+  return { receivers: byType(RECEIVERS), processors: byType(PROCESSORS), exporters: byType(EXPORTERS) };
+}

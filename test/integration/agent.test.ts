@@ -1,0 +1,166 @@
+// The agent as an operator runs it: a real process, a real config file, signals.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AGENT_BIN, runAgent, startAgent, tempDir, waitForLog, writeConfig, type AgentProcess } from '../support/agent-process.js';
+import { eventually } from '../support/eventually.js';
+import { freePort } from '../support/ports.js';
+
+function config(port: number): string {
+  return `receivers:
+  hostmetrics:
+    collection_interval: 1s
+exporters:
+  prometheus:
+    endpoint: 127.0.0.1:${port}
+service:
+  pipelines:
+    metrics:
+      receivers: [hostmetrics]
+      exporters: [prometheus]
+`;
+}
+
+async function scrape(port: number, path = '/metrics'): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: response.status, body: await response.text() };
+}
+
+async function waitForMetric(port: number, pattern: RegExp): Promise<string> {
+  return eventually(async () => {
+    const { status, body } = await scrape(port);
+    expect(status).toBe(200);
+    expect(body).toMatch(pattern);
+    return body;
+  }, 15_000, 200);
+}
+
+const running: AgentProcess[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((agent) => agent.stop()));
+});
+
+function start(args: string[]): AgentProcess {
+  const agent = startAgent(args, { STATE_DIRECTORY: tempDir('otel-agent-state-') });
+  running.push(agent);
+  return agent;
+}
+
+describe('otel-agent run', () => {
+  it('serves host metrics, its own metrics and target_info, and the scrape passes promtool', async () => {
+    const port = await freePort();
+    const file = writeConfig(tempDir(), config(port));
+    start(['run', '--config', file]);
+    const body = await waitForMetric(port, /^system_cpu_time_seconds_total\{/m);
+    expect(body).toMatch(/^otel_agent_build_info\{.*version="\d+\.\d+\.\d+".*\} 1$/m);
+    expect(body).toMatch(/^otel_agent_uptime_seconds(\{[^}]*\})? \d/m);
+    expect(body).toMatch(/^target_info\{.*host_name="[^"]+".*service_name="otel-agent".*\} 1$/m);
+    expect(body).toMatch(/^otel_agent_component_status\{.*component="hostmetrics".*status="ok".*\} 1$/m);
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+    expect(check.error, 'promtool missing: apt-get install prometheus').toBeUndefined();
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect((await scrape(port, '/ready')).status).toBe(200);
+    const health = JSON.parse((await scrape(port, '/health')).body);
+    expect(JSON.stringify(health)).toContain('hostmetrics');
+  });
+
+  it('exits 0 within the 5 s that systemd allows after SIGTERM', async () => {
+    const port = await freePort();
+    const agent = start(['run', '--config', writeConfig(tempDir(), config(port))]);
+    await waitForMetric(port, /system_memory_usage_bytes/);
+    const sent = Date.now();
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+    expect(Date.now() - sent).toBeLessThan(5000);
+    expect(agent.log()).toContain('"msg":"stopped"');
+  });
+
+  it('SIGHUP swaps in a valid new config, and keeps the old one serving when the new one is invalid', async () => {
+    const port = await freePort();
+    const file = writeConfig(tempDir(), config(port));
+    const agent = start(['run', '--config', file]);
+    await waitForMetric(port, /system_cpu_time_seconds_total/);
+
+    // A valid change: a namespace on every metric.
+    writeFileSync(file, config(port).replace(`endpoint: 127.0.0.1:${port}`, `endpoint: 127.0.0.1:${port}\n    namespace: node`));
+    agent.child.kill('SIGHUP');
+    await waitForLog(agent, 'configuration reloaded');
+    const renamed = await waitForMetric(port, /^node_system_cpu_time_seconds_total\{/m);
+    expect(renamed).toMatch(/otel_agent_config_reloads_total\{.*result="success".*\} 1$/m);
+
+    // An invalid change: an unknown key. The old config keeps serving.
+    writeFileSync(file, config(port).replace('collection_interval: 1s', 'collection_intervall: 1s'));
+    agent.child.kill('SIGHUP');
+    await waitForLog(agent, 'new configuration refused');
+    expect(agent.log()).toMatch(/otel-agent\.yaml:3:5: receivers::hostmetrics::collection_intervall: unknown key \\?"collection_intervall\\?"/);
+    const still = await waitForMetric(port, /otel_agent_config_reloads_total\{.*result="failure".*\} 1$/m);
+    expect(still).toMatch(/^node_system_cpu_time_seconds_total\{/m);
+    expect(agent.child.exitCode).toBeNull();
+  });
+
+  it('refuses to start on an invalid config, naming file, line and path', () => {
+    const file = writeConfig(tempDir(), config(9).replace('hostmetrics:\n', 'hostmetrics:\n    scrapers: [cpu, gpu]\n'));
+    const result = runAgent(['run', '--config', file]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${file}:3:`);
+    expect(result.stderr).toContain('receivers::hostmetrics::scrapers[1]');
+    expect(result.stderr).toContain('nothing was started');
+  });
+});
+
+describe('otel-agent validate, print-config, components, --version', () => {
+  it('validates the shipped default config without starting anything', () => {
+    const result = runAgent(['validate', '--config', join(import.meta.dirname, '../../otel-agent.yaml')]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('valid');
+  });
+
+  it('exits 1 and lists every problem of an invalid file', () => {
+    const file = writeConfig(
+      tempDir(),
+      `receivers:
+  hostmetric: {}
+exporters:
+  prometheus:
+    endpoint: nowhere
+service:
+  pipelines:
+    metrics:
+      receivers: [hostmetrics]
+      exporters: [prometheus]
+`,
+    );
+    const result = runAgent(['validate', '-c', file]);
+    expect(result.status).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines.filter((line) => line.startsWith(`${file}:`)).length).toBeGreaterThanOrEqual(3);
+    expect(result.stderr).toContain(`${file}:2:3: receivers::hostmetric: unknown receiver type "hostmetric"`);
+    expect(result.stderr).toContain('exporters::prometheus::endpoint');
+  });
+
+  it('prints the effective config with secrets redacted', () => {
+    const file = writeConfig(
+      tempDir(),
+      config(9464).replace('endpoint: 127.0.0.1:9464', 'endpoint: 127.0.0.1:9464\n    bearer_token: ${env:SCRAPE_TOKEN}'),
+    );
+    const result = spawnSync(process.execPath, [AGENT_BIN, 'print-config', '-c', file], {
+      encoding: 'utf8',
+      env: { ...process.env, SCRAPE_TOKEN: 'hunter2-secret' },
+    });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).not.toContain('hunter2-secret');
+    expect(result.stdout).toContain('<redacted>');
+    expect(result.stdout).toContain('collection_interval');
+  });
+
+  it('lists the component types with their keys, and the version', () => {
+    const components = runAgent(['components']);
+    expect(components.status).toBe(0);
+    expect(components.stdout).toMatch(/receivers:\n {2}hostmetrics/);
+    expect(components.stdout).toContain('prometheus');
+    expect(components.stdout).toContain('endpoint="127.0.0.1:9464"');
+    expect(runAgent(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});

@@ -1,0 +1,66 @@
+// Runs the built agent (dist/) as a real process, the way systemd would.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { eventually } from './eventually.js';
+
+export const AGENT_BIN = resolve(import.meta.dirname, '../../dist/src/cli/main.js');
+
+export interface AgentProcess {
+  child: ChildProcess;
+  /** stderr so far (the agent logs one JSON line per event there). */
+  log(): string;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+  stop(): Promise<number | string>;
+}
+
+export function tempDir(prefix = 'otel-agent-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function writeConfig(dir: string, yaml: string, name = 'otel-agent.yaml'): string {
+  const file = join(dir, name);
+  writeFileSync(file, yaml);
+  return file;
+}
+
+export function startAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
+  const child = spawn(process.execPath, [AGENT_BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stdout!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | string>((resolveExit) => {
+    child.on('exit', (code, signal) => resolveExit(code ?? signal ?? -1));
+  });
+  return {
+    child,
+    log: () => stderr,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+/** Runs a CLI command to completion. */
+export function runAgent(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [AGENT_BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export async function waitForLog(agent: AgentProcess, text: string | RegExp, timeoutMs = 15_000): Promise<void> {
+  await eventually(() => {
+    const log = agent.log();
+    const found = typeof text === 'string' ? log.includes(text) : text.test(log);
+    if (!found) throw new Error(`agent log never showed ${String(text)}; log so far:\n${log}`);
+  }, timeoutMs);
+}

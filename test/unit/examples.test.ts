@@ -1,0 +1,25 @@
+// Every config the project ships must load: the default one and each example.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { builtinFactories } from '../../src/components.js';
+import { loadConfig } from '../../src/config/load.js';
+
+const root = join(import.meta.dirname, '../..');
+const examples = readdirSync(join(root, 'config/examples'))
+  .filter((name) => name.endsWith('.yaml'))
+  .map((name) => join(root, 'config/examples', name));
+
+describe('shipped configs', () => {
+  it.each([join(root, 'otel-agent.yaml'), ...examples])('%s loads without problems', (file) => {
+    const config = loadConfig(file, builtinFactories(), { SITE: 'dc9' });
+    expect(config.service.pipelines.length).toBeGreaterThan(0);
+    expect(config.unused).toEqual([]);
+  });
+
+  it('the default config serves host metrics on loopback only', () => {
+    const config = loadConfig(join(root, 'otel-agent.yaml'), builtinFactories(), {});
+    expect(config.exporters.get('prometheus')!.config).toMatchObject({ endpoint: '127.0.0.1:9464' });
+    expect(config.service.pipelines[0]).toMatchObject({ receivers: ['hostmetrics'], exporters: ['prometheus'] });
+  });
+});

@@ -1,0 +1,347 @@
+// The Prometheus endpoint: /metrics, /health, /ready over HTTP or HTTPS (optionally mutual
+// TLS), on its own server so it binds where the config says and reloads its certificate.
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { TLSSocket } from 'node:tls';
+import type { Component, ComponentHealth, ComponentStatus, ExporterSettings, Counter, Gauge, Histogram } from '../../component/types.js';
+import { basicAuthenticator, bearerAuthenticator, type Authenticator } from './auth.js';
+import type { PrometheusExporterConfig } from './config.js';
+import { acceptsGzip, negotiateFormat, oneLine, ScrapeError, SharedScrape } from './scrape.js';
+import { CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, type SerializeResult } from './serializer.js';
+import { CertificateReloader, readTlsMaterial, secureContextOptions } from './tls.js';
+
+const SHUTDOWN_GRACE_MS = 1000;
+const SCRAPE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Worst first: the overall /health status is the worst of the components'. */
+const STATUS_SEVERITY: ComponentStatus[] = ['failed', 'degraded', 'starting', 'stopping', 'stopped', 'ok'];
+
+export interface BoundAddress {
+  host: string;
+  port: number;
+}
+
+/** `127.0.0.1:9464` or `[::1]:9464` -> host and port. */
+export function parseEndpoint(endpoint: string): BoundAddress {
+  const at = endpoint.lastIndexOf(':');
+  const host = endpoint.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(endpoint.slice(at + 1)) };
+}
+
+interface SelfMetrics {
+  scrapeDuration: Histogram;
+  scrapes: Counter;
+  series: Gauge;
+  dropped: Gauge;
+  handshakesRefused: Counter;
+}
+
+type Lifecycle = 'new' | 'starting' | 'running' | 'stopped';
+
+export class PrometheusExporter implements Component {
+  private readonly scrapeWork: SharedScrape;
+  private readonly self: SelfMetrics;
+  private readonly sockets = new Set<Socket>();
+  /** Reasons the serialiser dropped points for in an earlier scrape, so their gauge returns to 0. */
+  private readonly droppedReasons = new Set<string>();
+  /** Why the exporter is degraded, by cause; empty means ok. */
+  private readonly problems = new Map<'scrape' | 'tls' | 'server', string>();
+  private lifecycle: Lifecycle = 'new';
+  private starting?: Promise<void>;
+  private server?: HttpServer | HttpsServer;
+  private reloader?: CertificateReloader;
+  private authenticator?: Authenticator;
+
+  constructor(
+    private readonly settings: ExporterSettings,
+    private readonly config: PrometheusExporterConfig,
+  ) {
+    this.scrapeWork = new SharedScrape({
+      source: settings.source,
+      timeoutMs: config.collection_timeout,
+      serializeOptions: {
+        namespace: config.namespace || undefined,
+        constLabels: config.const_labels,
+        addMetricSuffixes: config.add_metric_suffixes,
+        targetInfo: config.target_info,
+      },
+      onCollectFailure: (reason) => this.settings.logger.warn({ exporter: settings.id }, reason),
+    });
+    const telemetry = settings.telemetry;
+    this.self = {
+      scrapeDuration: telemetry.histogram('otel_agent.exporter.scrape.duration', {
+        unit: 's',
+        description: 'Time to answer a scrape of /metrics, from request to response.',
+        buckets: SCRAPE_DURATION_BUCKETS,
+      }),
+      scrapes: telemetry.counter('otel_agent.exporter.scrapes', {
+        unit: '{scrapes}',
+        description: 'Scrapes of /metrics, by HTTP status code.',
+        valueType: 'int',
+      }),
+      series: telemetry.gauge('otel_agent.exporter.series', {
+        unit: '{series}',
+        description: 'Series in the last successful scrape.',
+        valueType: 'int',
+      }),
+      dropped: telemetry.gauge('otel_agent.exporter.dropped', {
+        unit: '{points}',
+        description: 'Data points the last successful scrape could not show Prometheus, by reason.',
+        valueType: 'int',
+      }),
+      handshakesRefused: telemetry.counter('otel_agent.exporter.tls.handshakes.refused', {
+        unit: '{handshakes}',
+        description: 'TLS handshakes refused: no client certificate, an untrusted one, or a protocol mismatch.',
+        valueType: 'int',
+      }),
+    };
+  }
+
+  start(signal?: AbortSignal): Promise<void> {
+    if (this.lifecycle !== 'new') {
+      return Promise.reject(new Error(`prometheus exporter "${this.settings.id}": start() called twice; create a new instance to restart`));
+    }
+    this.lifecycle = 'starting';
+    this.starting = this.listen(signal);
+    return this.starting;
+  }
+
+  /** Where the server listens (the real port when the endpoint asked for port 0); undefined when not listening. */
+  address(): BoundAddress | undefined {
+    const address = this.server?.address();
+    if (!address || typeof address === 'string') return undefined;
+    return { host: (address as AddressInfo).address, port: (address as AddressInfo).port };
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.lifecycle === 'stopped') return;
+    const wasStarting = this.lifecycle === 'starting';
+    this.lifecycle = 'stopped';
+    if (wasStarting) await this.starting?.catch(() => undefined);
+    this.reloader?.stop();
+    const server = this.server;
+    if (!server?.listening) return;
+    await new Promise<void>((resolve) => {
+      const guard = setTimeout(resolve, SHUTDOWN_GRACE_MS);
+      server.close(() => {
+        clearTimeout(guard);
+        resolve();
+      });
+      // A scrape in flight or a connection mid-handshake would otherwise hold close() open.
+      for (const socket of this.sockets) socket.destroy();
+    });
+  }
+
+  private async listen(signal: AbortSignal | undefined): Promise<void> {
+    const { id, logger } = this.settings;
+    const config = this.config;
+    const fail = (reason: string) => new Error(`prometheus exporter "${id}": ${reason}`);
+
+    if (config.basic_auth) {
+      this.authenticator = basicAuthenticator(config.basic_auth.username, config.basic_auth.password_hash);
+    } else if (config.bearer_token) {
+      this.authenticator = bearerAuthenticator(config.bearer_token);
+    } else if (config.bearer_token_file) {
+      this.authenticator = bearerAuthenticator(await this.readBearerTokenFile(config.bearer_token_file).catch((error) => {
+        throw fail(oneLine(error));
+      }));
+    }
+
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      this.handle(req, res).catch((error) => {
+        logger.error({ exporter: id, path: req.url }, `request failed: ${oneLine(error)}`);
+        if (!res.headersSent) this.sendText(res, 500, 'internal error');
+        else res.destroy();
+      });
+    };
+
+    let server: HttpServer | HttpsServer;
+    if (config.tls) {
+      const tls = config.tls;
+      const material = await readTlsMaterial(tls).catch((error) => {
+        throw fail(oneLine(error));
+      });
+      let contextOptions;
+      try {
+        contextOptions = secureContextOptions(tls, material);
+      } catch (error) {
+        throw fail(oneLine(error));
+      }
+      const httpsServer = createHttpsServer(
+        {
+          ...contextOptions,
+          // With a client CA, the handshake itself refuses clients without a certificate it signed.
+          requestCert: tls.client_ca_file !== undefined,
+          rejectUnauthorized: tls.client_ca_file !== undefined,
+          handshakeTimeout: 10_000,
+        },
+        handler,
+      );
+      httpsServer.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
+        // A certificate the client CA did not sign shows as `authorizationError`; the error
+        // itself then only says the socket closed. Debug level: anyone can cause these.
+        const reason = socket.authorizationError ? String(socket.authorizationError) : error.code;
+        this.self.handshakesRefused.add(1, { exporter: id });
+        logger.debug({ exporter: id, remote: socket.remoteAddress, reason }, `TLS handshake refused: ${oneLine(error)}`);
+      });
+      this.reloader = new CertificateReloader(httpsServer, tls, material, {
+        succeeded: (swapped) => {
+          if (swapped) logger.info({ exporter: id, cert_file: tls.cert_file }, 'certificate reloaded');
+          this.clearProblem('tls');
+        },
+        failed: (reason) => {
+          logger.warn({ exporter: id }, reason);
+          this.setProblem('tls', reason);
+        },
+      });
+      server = httpsServer;
+    } else {
+      server = createHttpServer(handler);
+    }
+    server.headersTimeout = 10_000;
+    server.requestTimeout = config.collection_timeout + 10_000;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.server = server;
+
+    if (signal?.aborted) throw fail('start aborted');
+    const { host, port } = parseEndpoint(config.endpoint);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) => reject(fail(`cannot listen on ${config.endpoint}: ${error.message}`));
+      server.once('error', onError);
+      server.listen({ host, port }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (error) => {
+      logger.error({ exporter: id }, `server error: ${oneLine(error)}`);
+      this.setProblem('server', `server error: ${oneLine(error)}`);
+    });
+    this.reloader?.start();
+    if (this.lifecycle === 'starting') this.lifecycle = 'running';
+    this.settings.status.report('ok');
+    const bound = this.address();
+    logger.info({ exporter: id, endpoint: bound ? `${bound.host}:${bound.port}` : config.endpoint, tls: Boolean(config.tls) }, 'serving metrics');
+  }
+
+  private async readBearerTokenFile(path: string): Promise<string> {
+    let token: string;
+    try {
+      token = (await readFile(path, 'utf8')).trim();
+    } catch (error) {
+      throw new Error(`bearer_token_file: cannot read "${path}": ${(error as Error).message}`);
+    }
+    if (!token) throw new Error(`bearer_token_file: "${path}" is empty`);
+    return token;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    const route = path === '/metrics' ? this.metrics : path === '/health' ? this.health : path === '/ready' ? this.ready : undefined;
+    if (!route) return this.sendText(res, 404, 'not found: try /metrics, /health or /ready');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return this.sendText(res, 405, `method ${req.method} not allowed`);
+    }
+    await route.call(this, req, res);
+  }
+
+  private async metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const { id } = this.settings;
+    let code: number;
+    if (this.authenticator && !(await this.authenticator.check(req.headers.authorization))) {
+      res.setHeader('WWW-Authenticate', this.authenticator.challenge);
+      code = 401;
+      this.sendText(res, code, 'unauthorized');
+    } else {
+      const format = negotiateFormat(req.headers.accept);
+      const gzip = acceptsGzip(req.headers['accept-encoding']);
+      try {
+        const exposition = await this.scrapeWork.scrape(format, gzip);
+        code = 200;
+        res.statusCode = code;
+        res.setHeader('Content-Type', format === 'openmetrics' ? CONTENT_TYPE_OPENMETRICS : CONTENT_TYPE_TEXT);
+        res.setHeader('Vary', 'Accept, Accept-Encoding');
+        res.setHeader('Cache-Control', 'no-store');
+        if (exposition.gzipped) res.setHeader('Content-Encoding', 'gzip');
+        const body = exposition.gzipped ?? exposition.body;
+        res.setHeader('Content-Length', body.length);
+        res.end(body);
+        this.recordSeries(exposition.result);
+        this.clearProblem('scrape');
+      } catch (error) {
+        const scrapeError = error instanceof ScrapeError ? error : new ScrapeError(500, oneLine(error));
+        code = scrapeError.statusCode;
+        if (code === 503) this.settings.logger.warn({ exporter: id }, scrapeError.message);
+        this.setProblem('scrape', scrapeError.message);
+        this.sendText(res, code, scrapeError.message);
+      }
+    }
+    this.self.scrapes.add(1, { exporter: id, code: String(code) });
+    this.self.scrapeDuration.record((performance.now() - started) / 1000, { exporter: id });
+  }
+
+  private recordSeries(result: SerializeResult): void {
+    const { id, logger } = this.settings;
+    this.self.series.set(result.series, { exporter: id });
+    for (const reason of this.droppedReasons) {
+      if (!(reason in result.dropped)) this.self.dropped.set(0, { exporter: id, reason });
+    }
+    for (const [reason, points] of Object.entries(result.dropped)) {
+      // Warn when a kind of drop first appears, not on every scrape that repeats it.
+      if (!this.droppedReasons.has(reason)) logger.warn({ exporter: id, reason, points }, 'data points dropped from the scrape');
+      this.droppedReasons.add(reason);
+      this.self.dropped.set(points, { exporter: id, reason });
+    }
+  }
+
+  private async health(_req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Only the fields an operator needs; reasons are secret-free by the StatusReporter contract.
+    const components = this.settings.health.components().map(({ id, kind, status, reason, since }: ComponentHealth) => ({
+      id,
+      kind,
+      status,
+      ...(reason === undefined ? {} : { reason }),
+      since,
+    }));
+    const status = STATUS_SEVERITY.find((level) => components.some((component) => component.status === level)) ?? 'ok';
+    const body = JSON.stringify({ status, components });
+    res.statusCode = status === 'failed' ? 503 : 200;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Length', Buffer.byteLength(body));
+    res.end(body);
+  }
+
+  private async ready(_req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const ready = this.settings.health.ready();
+    this.sendText(res, ready ? 200 : 503, ready ? 'ready' : 'not ready');
+  }
+
+  private sendText(res: ServerResponse, code: number, text: string): void {
+    const body = `${text}\n`;
+    res.statusCode = code;
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Length', Buffer.byteLength(body));
+    res.end(body);
+  }
+
+  private setProblem(cause: 'scrape' | 'tls' | 'server', reason: string): void {
+    if (this.problems.get(cause) === reason) return;
+    this.problems.set(cause, reason);
+    this.settings.status.report('degraded', [...this.problems.values()].join('; '));
+  }
+
+  private clearProblem(cause: 'scrape' | 'tls' | 'server'): void {
+    if (!this.problems.delete(cause)) return;
+    if (this.problems.size === 0) this.settings.status.report('ok');
+    else this.settings.status.report('degraded', [...this.problems.values()].join('; '));
+  }
+}

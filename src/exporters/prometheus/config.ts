@@ -27,7 +27,9 @@ const basicAuthSchema = z.strictObject({
 export const configSchema = z
   .strictObject({
     /** Loopback by default: all interfaces only when written out (`0.0.0.0:9464`). */
-    endpoint: hostPort().default('127.0.0.1:9464'),
+    endpoint: hostPort()
+      .refine((text) => Number(text.slice(text.lastIndexOf(':') + 1)) <= 65535, { message: 'port must be 0 to 65535' })
+      .default('127.0.0.1:9464'),
     namespace: z
       .string()
       .regex(/^([a-zA-Z_][a-zA-Z0-9_]*)?$/, 'expected a Prometheus name prefix: letters, digits and _')

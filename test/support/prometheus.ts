@@ -3,44 +3,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { eventually } from './eventually.js';
+import { freePort } from './ports.js';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 export const PROMTOOL_BIN = '/usr/bin/promtool';
 
 export function requireTool(path: string, debianPackage: string): void {
   if (!existsSync(path)) throw new Error(`${path} not found: apt-get install ${debianPackage}`);
-}
-
-/** A port free on 127.0.0.1 right now (for programs that cannot bind port 0 and report it). */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('could not probe a free port');
-  return address.port;
-}
-
-/** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 export interface PrometheusServer {
@@ -100,11 +73,11 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
   };
 
   try {
-    await eventually('prometheus to be ready', async () => {
+    await eventually(async () => {
       if (!running) throw new Error(`prometheus exited: ${stderr}`);
       const response = await fetch(`${url}/-/ready`);
-      return response.ok ? true : undefined;
-    });
+      if (!response.ok) throw new Error(`prometheus not ready: HTTP ${response.status}`);
+    }, 30_000, 200);
   } catch (error) {
     await stop();
     throw error;

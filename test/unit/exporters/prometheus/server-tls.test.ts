@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PrometheusExporter } from '../../../../src/exporters/prometheus/index.js';
 import { createTestPki, type TestPki } from '../../../support/certs.js';
-import { eventually } from '../../../support/prometheus.js';
+import { eventually } from '../../../support/eventually.js';
 import { fetchFrom, startExporter, testHarness, type TestHarness } from '../../../support/prometheus-exporter.js';
 
 let pki: TestPki;
@@ -30,9 +30,11 @@ afterEach(async () => {
 
 /** The server logged and counted a refused handshake for `reason`, and /metrics was never reached. */
 async function expectRefusalSeen(harness: TestHarness, reason: string) {
-  const entry = await eventually('the refusal to be logged', async () =>
-    harness.logger.entries.find((logged) => logged.msg?.startsWith('TLS handshake refused')),
-  );
+  const entry = await eventually(() => {
+    const logged = harness.logger.entries.find((candidate) => candidate.msg?.startsWith('TLS handshake refused'));
+    if (!logged) throw new Error('no refused handshake logged');
+    return logged;
+  });
   expect(entry.fields).toMatchObject({ exporter: 'prometheus/test', reason });
   expect(harness.telemetry.records).toContainEqual({
     instrument: 'otel_agent.exporter.tls.handshakes.refused', op: 'add', value: 1, attributes: { exporter: 'prometheus/test' },
@@ -160,9 +162,10 @@ describe('certificate rotation', () => {
     expect(rotated.serial).not.toBe(pki.server.serial);
     await install(pki.dir, rotated);
 
-    const after = await eventually('the rotated certificate to be served', async () => {
+    const after = await eventually(async () => {
       const reply = await fetchFrom(port, { tls: { ca, ...client } });
-      return reply.peerCertificate?.serialNumber === rotated.serial ? reply : undefined;
+      expect(reply.peerCertificate?.serialNumber).toBe(rotated.serial);
+      return reply;
     });
     expect(after.status).toBe(200);
     expect(harness.logger.entries).toContainEqual(expect.objectContaining({ level: 'info', msg: 'certificate reloaded' }));
@@ -181,7 +184,11 @@ describe('certificate rotation', () => {
     // Only the certificate changes: its key is not the one on disk.
     await writeFile(join(pki.dir, 'live.crt'), await readFile(stray.certFile));
 
-    const degraded = await eventually('degraded status', async () => harness.statuses.find((s) => s.status === 'degraded'));
+    const degraded = await eventually(() => {
+      const status = harness.statuses.find((reported) => reported.status === 'degraded');
+      if (!status) throw new Error('not degraded yet');
+      return status;
+    });
     expect(degraded.reason).toMatch(/^certificate reload failed, keeping the previous certificate: tls: cannot use cert_file/);
     expect(degraded.reason).not.toContain('PRIVATE KEY');
     const reply = await fetchFrom(port, { tls: { ca } });
@@ -190,9 +197,9 @@ describe('certificate rotation', () => {
 
     // The matching key arrives: the rotation completes and the status is ok again.
     await writeFile(join(pki.dir, 'live.key'), await readFile(stray.keyFile));
-    await eventually('the stray certificate to be served', async () => {
+    await eventually(async () => {
       const next = await fetchFrom(port, { tls: { ca } });
-      return next.peerCertificate?.serialNumber === stray.serial || undefined;
+      expect(next.peerCertificate?.serialNumber).toBe(stray.serial);
     });
     expect(harness.statuses.at(-1)).toEqual({ status: 'ok', reason: undefined });
   });

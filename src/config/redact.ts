@@ -1,0 +1,97 @@
+// `print-config`: the effective config as YAML, with every secret replaced by "<redacted>".
+// A secret is a value under a key named like one (password, token, ...) or a value that
+// came from `${file:...}`, the way operators hand secrets to the agent.
+import { stringify } from 'yaml';
+import { pathText, type ConfigPath } from './errors.js';
+import type { AgentConfig } from './schema.js';
+
+export const REDACTED = '<redacted>';
+
+const SECRET_WORDS = new Set([
+  'password', 'passphrase', 'token', 'secret', 'secrets', 'authorization', 'credentials',
+]);
+/** `token_file`, `password_path`: where a secret lives is not the secret. */
+const LOCATION_WORDS = new Set(['file', 'path', 'dir', 'directory']);
+
+/**
+ * True for keys naming a secret: one of their words (split at `_`, `-`, `.` and camelCase)
+ * is password, passphrase, token, secret, authorization or credentials, and the last word
+ * is not a location (`file`, `path`). So `bearer_token`, `redisPassword` and `client_secret`
+ * are secrets; `token_file` and `max_tokens` are not.
+ */
+export function isSecretKey(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((word) => word.length > 0);
+  if (words.length === 0 || LOCATION_WORDS.has(words[words.length - 1])) return false;
+  return words.some((word) => SECRET_WORDS.has(word));
+}
+
+export function isSecretPath(path: ConfigPath): boolean {
+  return path.some((segment) => typeof segment === 'string' && isSecretKey(segment));
+}
+
+interface FileSecrets {
+  /** YAML paths (`receivers::redis::password`) whose value came from `${file:...}`. */
+  paths: Set<string>;
+  /** The values themselves: an alias or a schema may carry them to another place. */
+  values: Set<string>;
+}
+
+const fileSecretsByConfig = new WeakMap<AgentConfig, FileSecrets>();
+
+/** Called by the loader: which values of `config` were read from files. */
+export function rememberFileSecrets(config: AgentConfig, fromFile: ReadonlyArray<{ path: ConfigPath; value: string }>): void {
+  fileSecretsByConfig.set(config, {
+    paths: new Set(fromFile.map((entry) => pathText(entry.path))),
+    values: new Set(fromFile.map((entry) => entry.value).filter((value) => value.length > 0)),
+  });
+}
+
+/** The effective config (defaults filled in, as the agent uses it) as YAML text, secrets redacted. */
+export function printConfig(config: AgentConfig): string {
+  const fileSecrets = fileSecretsByConfig.get(config) ?? { paths: new Set<string>(), values: new Set<string>() };
+  const components = (section: Map<string, { config: unknown }>) =>
+    Object.fromEntries([...section].map(([id, component]) => [id, component.config]));
+  const { service } = config;
+  const document = {
+    receivers: components(config.receivers),
+    processors: components(config.processors),
+    exporters: components(config.exporters),
+    views: config.views.map(({ seriesLimit, ...view }) => ({ ...view, series_limit: seriesLimit })),
+    resource: config.resource,
+    service: {
+      state_directory: service.stateDirectory,
+      pipelines: Object.fromEntries(
+        service.pipelines.map((p) => [p.name, { receivers: p.receivers, processors: p.processors, exporters: p.exporters }]),
+      ),
+      telemetry: {
+        logs: service.telemetry.logs,
+        metrics: { enabled: service.telemetry.metrics.enabled, series_limit: service.telemetry.metrics.seriesLimit },
+      },
+    },
+  };
+  return stringify(printable(document, [], fileSecrets), { aliasDuplicateObjects: false });
+}
+
+/** Plain data for YAML: secrets redacted, Maps as mappings, absent values left out. */
+function printable(value: unknown, path: ConfigPath, fileSecrets: FileSecrets): unknown {
+  const last = path[path.length - 1];
+  if (value !== null && value !== undefined && typeof last === 'string' && isSecretKey(last)) return REDACTED;
+  if (typeof value === 'string') {
+    return fileSecrets.paths.has(pathText(path)) || fileSecrets.values.has(value) ? REDACTED : value;
+  }
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? String(value) : value;
+  if (Array.isArray(value)) return value.map((item, index) => printable(item, [...path, index], fileSecrets));
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof RegExp) return value.source;
+  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
+  const entries = value instanceof Map ? [...value] : Object.entries(value);
+  const result: Record<string, unknown> = {};
+  for (const [key, item] of entries) {
+    if (item !== undefined) result[String(key)] = printable(item, [...path, String(key)], fileSecrets);
+  }
+  return result;
+}

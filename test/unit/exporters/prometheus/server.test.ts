@@ -84,9 +84,9 @@ describe('GET /metrics', () => {
       fetchFrom(port, { headers: { 'accept-encoding': 'gzip' } }),
       fetchFrom(port, { headers: { accept: 'application/openmetrics-text' } }),
     ];
-    // All three requests reach the server before the collection is let go.
+    // The first request started the collection; give the other two time to arrive on loopback.
     while (source.calls === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 250));
     gate.resolve();
     const replies = await Promise.all(scrapes);
     expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200]);

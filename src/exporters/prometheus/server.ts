@@ -101,7 +101,7 @@ export class PrometheusExporter implements Component {
 
   start(signal?: AbortSignal): Promise<void> {
     if (this.lifecycle !== 'new') {
-      return Promise.reject(new Error(`prometheus exporter "${this.settings.id}": start() called twice; create a new instance to restart`));
+      return Promise.reject(new Error(`prometheus exporter "${this.settings.id}": already started or shut down; create a new instance to restart`));
     }
     this.lifecycle = 'starting';
     this.starting = this.listen(signal);

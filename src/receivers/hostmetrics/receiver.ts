@@ -69,6 +69,7 @@ export class HostmetricsReceiver implements Receiver {
   async start(signal: AbortSignal): Promise<void> {
     if (this.phase !== 'created') throw new Error(`receiver "${this.settings.id}" was already started; create a new one`);
     this.phase = 'started';
+    if (signal.aborted) return;
     signal.addEventListener('abort', () => clearInterval(this.timer), { once: true });
     // The scrape loop must not keep the process alive by itself: the agent decides that.
     this.timer = setInterval(() => void this.scrape(), this.config.collection_interval).unref();

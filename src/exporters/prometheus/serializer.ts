@@ -1,0 +1,668 @@
+// Prometheus text (0.0.4) and OpenMetrics 1.0 serialisation of collected metrics.
+//
+// Built for large scrapes. Each distinct attributes object is turned into label text (and
+// its UTF-8 bytes) once, and cached in a WeakMap keyed by that object: the metric store
+// hands out the same attributes object for a series on every collection. Lines are written
+// as bytes into a reused buffer (per-metric pieces encoded once, integers written digit by
+// digit), which is decoded to text a chunk at a time: no string is built per line, so a
+// scrape leaves little garbage. Duplicate series are found through interned label sets
+// rather than a Set of strings. `serialize()` yields to the event loop every `yieldEvery`
+// data points.
+import { isAscii } from 'node:buffer';
+import type { Attributes } from '@opentelemetry/api';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type DataPoint,
+  type Histogram,
+  type MetricData,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+import {
+  bucketBoundText,
+  prometheusLabels,
+  prometheusMetricName,
+  prometheusType,
+  sanitizeName,
+  type MetricKind,
+  type PrometheusMetricName,
+  type PrometheusType,
+} from './naming.js';
+
+export interface SerializeOptions {
+  /** Prefix for every metric name except target_info (`node` -> node_system_cpu_time_seconds_total). */
+  namespace?: string;
+  /** Labels added to every series (already valid label names are not guaranteed: sanitise). */
+  constLabels?: Record<string, string>;
+  /** Append unit suffixes (_seconds, _bytes, _ratio for unit "1" gauges) and _total to monotonic sums. Default true. */
+  addMetricSuffixes?: boolean;
+  /** Emit the resource as `target_info` (one series per distinct resource). Default true. */
+  targetInfo?: boolean;
+  /** 'text' = Prometheus text format 0.0.4; 'openmetrics' = OpenMetrics 1.0.0 text (ends with # EOF). */
+  format?: 'text' | 'openmetrics';
+}
+
+export interface SerializeResult {
+  body: string;
+  /** Series written (a histogram counts once per data point). */
+  series: number;
+  /** Data points not written, by reason: 'exponential_histogram', 'type_conflict', 'duplicate_series', 'non_finite'... */
+  dropped: Record<string, number>;
+}
+
+export const CONTENT_TYPE_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
+export const CONTENT_TYPE_OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+const DEFAULT_YIELD_EVERY = 2000;
+
+/** Serialise, yielding to the event loop (setImmediate) every `yieldEvery` data points (default 2000) so a 100k-series scrape never stalls the process. */
+export async function serialize(
+  metrics: ResourceMetrics[],
+  options: SerializeOptions = {},
+  yieldEvery: number = DEFAULT_YIELD_EVERY,
+): Promise<SerializeResult> {
+  if (!Number.isInteger(yieldEvery) || yieldEvery < 1) {
+    throw new RangeError(`yieldEvery must be a positive integer, got ${yieldEvery}`);
+  }
+  const steps = new Serialization(metrics, options, yieldEvery).run();
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Same output, synchronous, for tests and small outputs. */
+export function serializeSync(metrics: ResourceMetrics[], options: SerializeOptions = {}): SerializeResult {
+  const steps = new Serialization(metrics, options, Infinity).run();
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const CHUNK_BYTES = 256 * 1024;
+/** Longest text of a sample value, `-1.2345678901234567e-308`, and then some. */
+const MAX_NUMBER_BYTES = 32;
+
+function encode(text: string): Buffer {
+  return Buffer.from(text, 'utf8');
+}
+
+/**
+ * Bytes written into one reused buffer; each full chunk is decoded to a string (Latin-1,
+ * a plain copy, when it is all ASCII), and the strings are joined once at the end. Pieces
+ * are never split across chunks, so every chunk holds whole UTF-8 sequences.
+ */
+class BodyWriter {
+  private buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  private offset = 0;
+  private readonly parts: string[] = [];
+
+  bytes(encoded: Uint8Array): void {
+    if (this.offset + encoded.length > this.buffer.length) this.flush(encoded.length);
+    this.buffer.set(encoded, this.offset);
+    this.offset += encoded.length;
+  }
+
+  byte(code: number): void {
+    if (this.offset === this.buffer.length) this.flush(1);
+    this.buffer[this.offset++] = code;
+  }
+
+  text(text: string): void {
+    const room = text.length * 3;
+    if (this.offset + room > this.buffer.length) this.flush(room);
+    this.offset += this.buffer.write(text, this.offset);
+  }
+
+  /** Integers without a fraction, floats in shortest round-trip form, +Inf, -Inf, NaN. */
+  number(value: number): void {
+    if (!Number.isSafeInteger(value)) {
+      this.text(numberText(value));
+      return;
+    }
+    if (this.offset + MAX_NUMBER_BYTES > this.buffer.length) this.flush(MAX_NUMBER_BYTES);
+    const buffer = this.buffer;
+    let rest = value;
+    if (rest < 0) {
+      buffer[this.offset++] = MINUS;
+      rest = -rest;
+    }
+    let digits = 1;
+    for (let scale = 10; scale <= rest; scale *= 10) digits++;
+    let position = this.offset + digits;
+    this.offset = position;
+    do {
+      const next = Math.floor(rest / 10);
+      buffer[--position] = 0x30 + rest - next * 10;
+      rest = next;
+    } while (rest > 0);
+  }
+
+  finish(): string {
+    this.flush(0);
+    return this.parts.length === 1 ? this.parts[0] : this.parts.join('');
+  }
+
+  private flush(needed: number): void {
+    if (this.offset > 0) {
+      const used = this.buffer.subarray(0, this.offset);
+      this.parts.push(used.toString(isAscii(used) ? 'latin1' : 'utf8'));
+      this.offset = 0;
+    }
+    if (needed > this.buffer.length) this.buffer = Buffer.allocUnsafe(needed);
+  }
+}
+
+function numberText(value: number): string {
+  if (value !== value) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+// ---------------------------------------------------------------------------------------
+// Label cache
+
+/**
+ * A label text (`a="x",b="y"`, no braces) with its UTF-8 bytes, shared by every attributes
+ * object that produces it. `id` is small and unique among live label sets, so duplicate
+ * series are found with a table indexed by id instead of a Set of strings.
+ */
+interface LabelSet {
+  readonly text: string;
+  readonly bytes: Uint8Array;
+  readonly id: number;
+}
+
+/** Interns label sets by text; an id is reused only once its label set is unreachable. */
+class LabelSetRegistry {
+  private readonly byText = new Map<string, WeakRef<LabelSet>>();
+  private readonly freeIds: number[] = [];
+  private nextId = 0;
+  private readonly released = new FinalizationRegistry<{ text: string; id: number }>(({ text, id }) => {
+    const current = this.byText.get(text);
+    if (current !== undefined && current.deref() === undefined) this.byText.delete(text);
+    this.freeIds.push(id);
+  });
+
+  intern(text: string): LabelSet {
+    const existing = this.byText.get(text)?.deref();
+    if (existing !== undefined) return existing;
+    const labels: LabelSet = { text, bytes: encode(text), id: this.freeIds.pop() ?? this.nextId++ };
+    this.byText.set(text, new WeakRef(labels));
+    this.released.register(labels, { text, id: labels.id });
+    return labels;
+  }
+
+  /** Every id handed out so far is below this. */
+  get idLimit(): number {
+    return this.nextId;
+  }
+}
+
+const labelSets = new LabelSetRegistry();
+
+/**
+ * The label set of one attributes object. `snapshot` holds the keys and values it was
+ * built from when the object is not frozen, so a mutated object is noticed and rebuilt; a
+ * frozen object cannot change and is trusted.
+ */
+interface CachedLabels {
+  readonly labels: LabelSet;
+  readonly snapshot: unknown[] | null;
+}
+
+/**
+ * One WeakMap per set of reserved label names: an attribute that clashes with a reserved
+ * label is renamed (see prometheusLabels), so the text depends on which names are reserved.
+ */
+const labelCaches = new Map<string, WeakMap<object, CachedLabels>>();
+// Reserved sets follow from the exporter's configuration: a handful. Bound them anyway.
+const MAX_LABEL_CACHES = 32;
+
+class LabelCompiler {
+  private readonly cache: WeakMap<object, CachedLabels>;
+
+  /**
+   * @param uncached receives label sets that no cache holds, so that they (and their ids)
+   *   stay alive until the serialisation that uses them is done.
+   */
+  constructor(
+    private readonly reserved: ReadonlySet<string>,
+    private readonly uncached: LabelSet[],
+  ) {
+    const key = [...reserved].sort().join(',');
+    let cache = labelCaches.get(key);
+    if (cache === undefined) {
+      if (labelCaches.size >= MAX_LABEL_CACHES) labelCaches.clear();
+      cache = new WeakMap();
+      labelCaches.set(key, cache);
+    }
+    this.cache = cache;
+  }
+
+  get(attributes: Attributes): LabelSet {
+    const cached = this.cache.get(attributes);
+    if (cached !== undefined && (cached.snapshot === null || sameEntries(attributes, cached.snapshot))) {
+      return cached.labels;
+    }
+    const labels = labelSets.intern(labelText(prometheusLabels(attributes, this.reserved)));
+    const snapshot = snapshotOf(attributes);
+    if (snapshot === undefined) this.uncached.push(labels);
+    else this.cache.set(attributes, { labels, snapshot });
+    return labels;
+  }
+}
+
+/**
+ * null for a frozen object without mutable array values, the entries of any other object
+ * with scalar values, undefined (do not cache) for an unfrozen object holding arrays.
+ */
+function snapshotOf(attributes: Attributes): unknown[] | null | undefined {
+  const frozen = Object.isFrozen(attributes);
+  const entries: unknown[] = [];
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (Array.isArray(value) && !Object.isFrozen(value)) return undefined;
+    entries.push(key, value);
+  }
+  return frozen ? null : entries;
+}
+
+function sameEntries(attributes: Attributes, snapshot: unknown[]): boolean {
+  let i = 0;
+  for (const key in attributes) {
+    if (snapshot[i] !== key || snapshot[i + 1] !== attributes[key]) return false;
+    i += 2;
+  }
+  return i === snapshot.length;
+}
+
+function labelText(pairs: ReadonlyArray<[string, string]>): string {
+  let text = '';
+  for (const [name, value] of pairs) {
+    text += `${text === '' ? '' : ','}${name}="${escapeLabelValue(value)}"`;
+  }
+  return text;
+}
+
+function escapeLabelValue(value: string): string {
+  return /[\\"\n]/.test(value)
+    ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+    : value;
+}
+
+function escapeHelp(help: string, openMetrics: boolean): string {
+  const escaped = help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+  return openMetrics ? escaped.replace(/"/g, '\\"') : escaped;
+}
+
+// ---------------------------------------------------------------------------------------
+// Serialisation
+
+interface Source {
+  readonly metric: MetricData;
+  /** Scope and constant labels, `otel_scope_name="x",...`, '' when there are none. */
+  readonly extraLabels: string;
+}
+
+/** Everything written under one Prometheus name, whatever resource or scope it came from. */
+interface Family {
+  readonly naming: PrometheusMetricName;
+  readonly type: PrometheusType;
+  help: string;
+  readonly sources: Source[];
+}
+
+const SCOPE_LABELS: readonly string[] = ['otel_scope_name', 'otel_scope_version'];
+
+function metricKind(metric: MetricData): MetricKind | undefined {
+  switch (metric.dataPointType) {
+    case DataPointType.SUM:
+      return metric.isMonotonic ? 'monotonic_sum' : 'non_monotonic_sum';
+    case DataPointType.GAUGE:
+      return 'gauge';
+    case DataPointType.HISTOGRAM:
+      return 'histogram';
+    default:
+      return undefined;
+  }
+}
+
+class Serialization {
+  private readonly openMetrics: boolean;
+  private readonly nameOptions: { namespace?: string; addSuffixes: boolean };
+  private readonly writeTargetInfo: boolean;
+  private readonly constNames: ReadonlySet<string>;
+  private readonly constText: string;
+  private readonly pointLabels: LabelCompiler;
+  private readonly histogramLabels: LabelCompiler;
+  private readonly writer = new BodyWriter();
+  private readonly uncachedLabels: LabelSet[] = [];
+  /** Per label set id, the last series group it was written in: finds duplicate series. */
+  private writtenInGroup = new Int32Array(Math.max(1024, labelSets.idLimit));
+  private group = 0;
+  private readonly dropped: Record<string, number> = {};
+  private series = 0;
+  private sinceYield = 0;
+
+  constructor(
+    private readonly resourceMetrics: readonly ResourceMetrics[],
+    options: SerializeOptions,
+    private readonly yieldEvery: number,
+  ) {
+    const format = options.format ?? 'text';
+    if (format !== 'text' && format !== 'openmetrics') {
+      throw new TypeError(`format must be 'text' or 'openmetrics', got ${JSON.stringify(format)}`);
+    }
+    this.openMetrics = format === 'openmetrics';
+    this.nameOptions = {
+      namespace: options.namespace === undefined ? undefined : sanitizeName(options.namespace),
+      addSuffixes: options.addMetricSuffixes ?? true,
+    };
+    this.writeTargetInfo = options.targetInfo ?? true;
+    const constPairs = prometheusLabels(options.constLabels ?? {});
+    this.constNames = new Set(constPairs.map(([name]) => name));
+    this.constText = labelText(constPairs);
+    const reserved = [...SCOPE_LABELS, ...this.constNames];
+    this.pointLabels = new LabelCompiler(new Set(reserved), this.uncachedLabels);
+    this.histogramLabels = new LabelCompiler(new Set([...reserved, 'le']), this.uncachedLabels);
+  }
+
+  *run(): Generator<void, SerializeResult, void> {
+    const families = this.groupByName();
+    if (this.writeTargetInfo) this.writeTargetInfoFamily();
+    for (const family of families.values()) {
+      this.writer.text(this.familyHeader(family));
+      // Series are identical when name, scope/constant labels and point labels are: one
+      // group per distinct scope/constant label text.
+      const groupByExtra = new Map<string, number>();
+      for (const source of family.sources) {
+        let group = groupByExtra.get(source.extraLabels);
+        if (group === undefined) {
+          group = ++this.group;
+          groupByExtra.set(source.extraLabels, group);
+        }
+        if (source.metric.dataPointType === DataPointType.HISTOGRAM) {
+          yield* this.writeHistograms(family.naming.name, source, group);
+        } else {
+          yield* this.writeNumbers(family, source, group);
+        }
+      }
+    }
+    if (this.openMetrics) this.writer.text('# EOF\n');
+    return { body: this.writer.finish(), series: this.series, dropped: this.dropped };
+  }
+
+  /** False when a series with these labels was already written in `group`. */
+  private firstInGroup(labels: LabelSet, group: number): boolean {
+    if (labels.id >= this.writtenInGroup.length) {
+      const grown = new Int32Array(Math.max(labels.id + 1, this.writtenInGroup.length * 2));
+      grown.set(this.writtenInGroup);
+      this.writtenInGroup = grown;
+    }
+    if (this.writtenInGroup[labels.id] === group) return false;
+    this.writtenInGroup[labels.id] = group;
+    return true;
+  }
+
+  private drop(reason: string, points: number): void {
+    if (points > 0) this.dropped[reason] = (this.dropped[reason] ?? 0) + points;
+  }
+
+  /**
+   * All metrics that map to one Prometheus name (in OpenMetrics: one family name), in order
+   * of first appearance. The first type seen for a name wins; metrics of another type are
+   * dropped, so one name never gets two TYPE lines.
+   */
+  private groupByName(): Map<string, Family> {
+    const families = new Map<string, Family>();
+    const namingMemo = new Map<string, PrometheusMetricName>();
+    const targetInfoKey = this.openMetrics ? 'target' : 'target_info';
+    for (const { scopeMetrics } of this.resourceMetrics) {
+      for (const { scope, metrics } of scopeMetrics) {
+        const scopeText = labelText(
+          prometheusLabels(
+            { otel_scope_name: scope.name || undefined, otel_scope_version: scope.version || undefined },
+            this.constNames,
+          ),
+        );
+        const extraLabels = [scopeText, this.constText].filter((text) => text !== '').join(',');
+        for (const metric of metrics) {
+          const points = metric.dataPoints.length;
+          const kind = metricKind(metric);
+          if (kind === undefined) {
+            this.drop('exponential_histogram', points);
+            continue;
+          }
+          // Prometheus has no delta temporality; the exporter's readers are cumulative.
+          if (kind !== 'gauge' && metric.aggregationTemporality === AggregationTemporality.DELTA) {
+            this.drop('delta_temporality', points);
+            continue;
+          }
+          const { name: otelName, unit, description } = metric.descriptor;
+          const memoKey = `${kind}\u0000${unit}\u0000${otelName}`;
+          let naming = namingMemo.get(memoKey);
+          if (naming === undefined) {
+            naming = prometheusMetricName(otelName, unit, kind, this.nameOptions);
+            namingMemo.set(memoKey, naming);
+          }
+          if (naming.name === '') {
+            this.drop('invalid_name', points);
+            continue;
+          }
+          const key = this.openMetrics ? naming.family : naming.name;
+          const type = prometheusType(kind);
+          const family = families.get(key);
+          if (
+            (this.writeTargetInfo && (key === targetInfoKey || naming.name === 'target_info')) ||
+            (family !== undefined && family.type !== type)
+          ) {
+            this.drop('type_conflict', points);
+          } else if (family === undefined) {
+            families.set(key, { naming, type, help: description, sources: [{ metric, extraLabels }] });
+          } else {
+            if (family.help === '') family.help = description;
+            family.sources.push({ metric, extraLabels });
+          }
+        }
+      }
+    }
+    return families;
+  }
+
+  /** One `target_info` series per distinct non-empty resource. */
+  private writeTargetInfoFamily(): void {
+    const resourceLabels = new LabelCompiler(this.constNames, this.uncachedLabels);
+    const seen = new Set<string>();
+    let lines = '';
+    for (const { resource } of this.resourceMetrics) {
+      const { text } = resourceLabels.get(resource.attributes);
+      if (text === '' || seen.has(text)) continue;
+      seen.add(text);
+      lines += `target_info{${this.constText === '' ? text : `${text},${this.constText}`}} 1\n`;
+    }
+    if (seen.size === 0) return;
+    this.writer.text(
+      this.openMetrics
+        ? '# TYPE target info\n# HELP target Target metadata\n'
+        : '# HELP target_info Target metadata\n# TYPE target_info gauge\n',
+    );
+    this.writer.text(lines);
+    this.series += seen.size;
+  }
+
+  private familyHeader({ naming, type, help }: Family): string {
+    if (this.openMetrics) {
+      let header = `# TYPE ${naming.family} ${type}\n`;
+      if (naming.unit !== '') header += `# UNIT ${naming.family} ${naming.unit}\n`;
+      if (help !== '') header += `# HELP ${naming.family} ${escapeHelp(help, true)}\n`;
+      return header;
+    }
+    const helpLine = help === '' ? '' : `# HELP ${naming.name} ${escapeHelp(help, false)}\n`;
+    return `${helpLine}# TYPE ${naming.name} ${type}\n`;
+  }
+
+  private *writeNumbers(family: Family, source: Source, group: number): Generator<void, void, void> {
+    const name = family.naming.name;
+    const extra = source.extraLabels;
+    const open = encode(`${name}{`);
+    const afterLabels = encode(extra === '' ? '} ' : `,${extra}} `);
+    const withoutLabels = encode(extra === '' ? `${name} ` : `${name}{${extra}} `);
+    const isCounter = family.type === 'counter';
+    const points = source.metric.dataPoints as DataPoint<number>[];
+    const writer = this.writer;
+    let nonFinite = 0;
+    let duplicates = 0;
+    for (let i = 0; i < points.length; i++) {
+      const point = points[i];
+      const value = point.value;
+      // OpenMetrics counters are non-NaN and non-decreasing: NaN or ±Inf there is junk.
+      if (isCounter && !Number.isFinite(value)) {
+        nonFinite++;
+        continue;
+      }
+      const labels = this.pointLabels.get(point.attributes);
+      if (!this.firstInGroup(labels, group)) {
+        duplicates++;
+        continue;
+      }
+      if (labels.text === '') {
+        writer.bytes(withoutLabels);
+      } else {
+        writer.bytes(open);
+        writer.bytes(labels.bytes);
+        writer.bytes(afterLabels);
+      }
+      writer.number(value);
+      writer.byte(NEWLINE);
+      this.series++;
+      if (++this.sinceYield >= this.yieldEvery) {
+        this.sinceYield = 0;
+        yield;
+      }
+    }
+    this.drop('non_finite', nonFinite);
+    this.drop('duplicate_series', duplicates);
+  }
+
+  private *writeHistograms(name: string, source: Source, group: number): Generator<void, void, void> {
+    const extra = source.extraLabels;
+    const extraThenComma = extra === '' ? '' : `${extra},`;
+    const bucketOpen = encode(`${name}_bucket{`);
+    const infTail = encode(`${extraThenComma}le="+Inf"} `);
+    const sumOpen = encode(`${name}_sum{`);
+    const countOpen = encode(`${name}_count{`);
+    const afterLabels = encode(extra === '' ? '} ' : `,${extra}} `);
+    const sumWithoutLabels = encode(extra === '' ? `${name}_sum ` : `${name}_sum{${extra}} `);
+    const countWithoutLabels = encode(extra === '' ? `${name}_count ` : `${name}_count{${extra}} `);
+    const points = source.metric.dataPoints as DataPoint<Histogram>[];
+    const writer = this.writer;
+    // `le` label tails of the last boundaries seen; points of one metric share them.
+    let bounds: readonly number[] | undefined;
+    let boundTails: Array<Uint8Array | null> = [];
+    let negativeBound = false;
+    let nonFinite = 0;
+    let duplicates = 0;
+    for (let i = 0; i < points.length; i++) {
+      const point = points[i];
+      const histogram = point.value;
+      if (!histogramIsFinite(histogram)) {
+        nonFinite++;
+        continue;
+      }
+      const labels = this.histogramLabels.get(point.attributes);
+      if (!this.firstInGroup(labels, group)) {
+        duplicates++;
+        continue;
+      }
+      const { boundaries, counts } = histogram.buckets;
+      if (boundaries !== bounds && !sameNumbers(boundaries, bounds)) {
+        bounds = boundaries;
+        boundTails = boundaries.map((bound) =>
+          Number.isFinite(bound) ? encode(`${extraThenComma}le="${bucketBoundText(bound, this.openMetrics)}"} `) : null,
+        );
+        negativeBound = boundaries.length > 0 && boundaries[0] < 0;
+      }
+      const hasLabels = labels.text !== '';
+      let cumulative = 0;
+      for (let b = 0; b < boundTails.length; b++) {
+        cumulative += counts[b];
+        const tail = boundTails[b];
+        if (tail === null) continue;
+        writer.bytes(bucketOpen);
+        if (hasLabels) {
+          writer.bytes(labels.bytes);
+          writer.byte(COMMA);
+        }
+        writer.bytes(tail);
+        writer.number(cumulative);
+        writer.byte(NEWLINE);
+      }
+      writer.bytes(bucketOpen);
+      if (hasLabels) {
+        writer.bytes(labels.bytes);
+        writer.byte(COMMA);
+      }
+      writer.bytes(infTail);
+      writer.number(histogram.count);
+      writer.byte(NEWLINE);
+      // A sum over negative observations is no counter: OpenMetrics and the OpenTelemetry
+      // specification both leave it out then.
+      const sum = histogram.sum;
+      if (sum !== undefined && sum >= 0 && !negativeBound) {
+        if (hasLabels) {
+          writer.bytes(sumOpen);
+          writer.bytes(labels.bytes);
+          writer.bytes(afterLabels);
+        } else {
+          writer.bytes(sumWithoutLabels);
+        }
+        writer.number(sum);
+        writer.byte(NEWLINE);
+      }
+      if (hasLabels) {
+        writer.bytes(countOpen);
+        writer.bytes(labels.bytes);
+        writer.bytes(afterLabels);
+      } else {
+        writer.bytes(countWithoutLabels);
+      }
+      writer.number(histogram.count);
+      writer.byte(NEWLINE);
+      this.series++;
+      if (++this.sinceYield >= this.yieldEvery) {
+        this.sinceYield = 0;
+        yield;
+      }
+    }
+    this.drop('non_finite', nonFinite);
+    this.drop('duplicate_series', duplicates);
+  }
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[] | undefined): boolean {
+  if (b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return false;
+  }
+  return true;
+}
+
+function histogramIsFinite(histogram: Histogram): boolean {
+  if (!Number.isFinite(histogram.count)) return false;
+  if (histogram.sum !== undefined && !Number.isFinite(histogram.sum)) return false;
+  const counts = histogram.buckets.counts;
+  for (let i = 0; i < counts.length; i++) {
+    if (!Number.isFinite(counts[i])) return false;
+  }
+  return true;
+}

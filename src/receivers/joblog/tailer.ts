@@ -255,7 +255,8 @@ export class Tailer {
   };
   private openCount = 0;
   private readonly lastWarnings = new Map<string, number>();
-  private started = false;
+  private starting: Promise<void> | undefined;
+  private loaded = false;
   private stopping = false;
   private pollTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
@@ -288,18 +289,10 @@ export class Tailer {
    * `start` resolves are never skipped), makes those positions durable, then follows the
    * files in the background.
    */
-  async start(): Promise<void> {
-    if (this.started) throw new Error('tailer: start called twice; a restart uses a new Tailer');
-    this.started = true;
-    await this.store.load();
-    const now = Date.now();
-    const sightings = await this.scan();
-    this.noteMovements(sightings, now);
-    await this.admitNewcomers(sightings, now, true);
-    this.store.markScanned(now);
-    await this.store.flush({ force: true });
-    this.schedulePoll(0);
-    this.scheduleCheckpoint();
+  start(): Promise<void> {
+    if (this.starting) return Promise.reject(new Error('tailer: start called twice; a restart uses a new Tailer'));
+    this.starting = this.begin();
+    return this.starting;
   }
 
   /** Stops following, writes a final checkpoint and closes every file. Idempotent. */
@@ -321,17 +314,33 @@ export class Tailer {
 
   private async stop(): Promise<void> {
     this.stopping = true;
-    if (!this.started) return;
+    if (!this.starting) return;
+    await this.starting.catch(() => undefined);
     clearTimeout(this.pollTimer);
     clearTimeout(this.checkpointTimer);
     await this.polling;
     await this.checkpointing;
     try {
-      await this.store.flush({ force: true });
+      // A store that failed to load must not be written: that would erase the file.
+      if (this.loaded) await this.store.flush({ force: true });
     } finally {
       for (const file of this.files.values()) await this.closeHandle(file);
       this.files.clear();
     }
+  }
+
+  private async begin(): Promise<void> {
+    await this.store.load();
+    this.loaded = true;
+    const now = Date.now();
+    const sightings = await this.scan();
+    this.noteMovements(sightings, now);
+    await this.admitNewcomers(sightings, now, true);
+    this.store.markScanned(now);
+    await this.store.flush({ force: true });
+    if (this.stopping) return;
+    this.schedulePoll(0);
+    this.scheduleCheckpoint();
   }
 
   private schedulePoll(delayMs: number): void {
@@ -612,7 +621,8 @@ export class Tailer {
     try {
       if (!file.handle && !(await this.wake(file, sighting))) return false;
       const handle = file.handle as FileHandle;
-      const stats = await handle.stat({ bigint: true });
+      // Found under a watched path this round: that stat is of the same inode, and fresh.
+      const stats = sighting?.stats ?? (await handle.stat({ bigint: true }));
       const size = Number(stats.size);
       file.linkCount = Number(stats.nlink);
       if (size !== file.lastSize || stats.mtimeNs !== file.lastModifiedNs) {

@@ -245,6 +245,25 @@ describe('joblog tailer on real files', () => {
     expectEachExactlyOnce(run.lines, 8);
   }, TEST_TIMEOUT_MS);
 
+  it('keeps under maxOpenFiles by closing idle files and reopening them by path when they grow', async () => {
+    const writer = new NumberedWriter();
+    const files = Array.from({ length: 6 }, (_, i) => path.join(directory, `worker-${i}.log`));
+    for (const file of files) await writer.append(file, 20);
+    const run = await startTailer({ paths: [path.join(directory, 'worker-*.log')], maxOpenFiles: 2 });
+    let mostOpen = 0;
+    const sampler = setInterval(() => (mostOpen = Math.max(mostOpen, run.tailer.stats().filesOpen)), 5);
+    try {
+      for (let round = 0; round < 3; round += 1) {
+        for (const file of files) await writer.append(file, 10);
+        await eventually(() => expect(run.lines.length).toBe(writer.written));
+      }
+    } finally {
+      clearInterval(sampler);
+    }
+    expectEachExactlyOnce(run.lines, writer.written);
+    expect(mostOpen).toBe(2);
+  }, TEST_TIMEOUT_MS);
+
   it('holds a partial last line until its newline, or hands it on after the flush timeout', async () => {
     const held = path.join(directory, 'held.log');
     const flushed = path.join(directory, 'flushed.log');

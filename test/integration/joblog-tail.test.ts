@@ -188,6 +188,26 @@ describe('joblog tailer on real files', () => {
     expect(stats.truncations).toBe(5);
   }, TEST_TIMEOUT_MS);
 
+  it('a plain copy of a followed file under the glob is recognised and not read twice', async () => {
+    const log = path.join(directory, 'app.log');
+    await writeFile(log, '');
+    const run = await startTailer({ paths: [`${log}*`] });
+    const writer = new NumberedWriter();
+    await writer.append(log, 100);
+    await eventually(() => expect(run.lines.length).toBe(100));
+    await copyFile(log, `${log}.backup`);
+    for (let batch = 0; batch < 10; batch += 1) {
+      await writer.append(log, 10);
+      await delay(20);
+    }
+    await eventually(() => expect(run.tailer.stats().copiesRecognized).toBe(1));
+    // Lines added to the copy itself afterwards are its own, and are read.
+    await appendFile(`${log}.backup`, 'line 000200 written to the copy\n');
+    writer.written += 1;
+    await eventually(() => expect(run.lines.length).toBe(writer.written));
+    expectEachExactlyOnce(run.lines, writer.written);
+  }, TEST_TIMEOUT_MS);
+
   it('truncation mid-stream: restarts at 0 whether the file is now shorter or already longer', async () => {
     const log = path.join(directory, 'app.log');
     await writeFile(log, '');
@@ -337,6 +357,24 @@ describe('joblog tailer on real files', () => {
     await eventually(() => expect(second.lines.length).toBe(300));
     expectEachExactlyOnce([...first.lines, ...second.lines], writer.written);
     expect(second.tailer.stats().truncations).toBe(1);
+  }, TEST_TIMEOUT_MS);
+
+  it('restart after the file moved to another inode while stopped: the copy resumes at the checkpoint', async () => {
+    const log = path.join(directory, 'app.log');
+    await writeFile(log, '');
+    const writer = new NumberedWriter();
+    const first = await startTailer({ paths: [`${log}*`] });
+    await writer.append(log, 100);
+    await eventually(() => expect(first.lines.length).toBe(100));
+    await first.tailer.shutdown();
+    // A move across filesystems, as `mv` does it: copy, then delete the original.
+    await copyFile(log, `${log}.moved`);
+    await unlink(log);
+    await writer.append(`${log}.moved`, 50);
+    const second = await startTailer({ paths: [`${log}*`] });
+    await eventually(() => expect(second.lines.length).toBe(50));
+    expectEachExactlyOnce([...first.lines, ...second.lines], writer.written);
+    expect(second.tailer.stats().copiesRecognized).toBe(1);
   }, TEST_TIMEOUT_MS);
 
   it('crash: from the checkpoint written at the last interval, no line lost, repeats only after it', async () => {

@@ -336,7 +336,7 @@ export class Tailer {
     const sightings = await this.scan();
     this.noteMovements(sightings, now);
     await this.admitNewcomers(sightings, now, true);
-    this.store.markScanned(now);
+    this.markScannedIfComplete(now);
     await this.store.flush({ force: true });
     if (this.stopping) return;
     this.schedulePoll(0);
@@ -391,8 +391,16 @@ export class Tailer {
     moreToRead = (await this.settleCopies(now)) || moreToRead;
     await this.retireGone(now);
     this.ghosts = this.ghosts.filter((ghost) => ghost.expiresAt > now);
-    this.store.markScanned(now);
+    this.markScannedIfComplete(now);
     return moreToRead;
+  }
+
+  /**
+   * Every file this scan found now has a checkpoint entry, so a file without one found after
+   * a restart and born after `startedAt` is new. Not so when files were left for later.
+   */
+  private markScannedIfComplete(startedAt: number): void {
+    if (!this.stopping && this.counters.filesDeferred === 0) this.store.markScanned(startedAt);
   }
 
   /** Every regular file under the watched globs, by identity (the first path wins for hard links). */
@@ -458,7 +466,7 @@ export class Tailer {
         deferred += 1;
         continue;
       }
-      const file = await this.admit(identity, sighting, now, firstScan);
+      const file = await this.admit(identity, sightings, now, firstScan);
       if (file) admitted.push(file);
     }
     this.counters.filesDeferred = deferred;
@@ -468,7 +476,13 @@ export class Tailer {
     return admitted;
   }
 
-  private async admit(identity: string, sighting: Sighting, now: number, firstScan: boolean): Promise<TrackedFile | undefined> {
+  private async admit(
+    identity: string,
+    sightings: ReadonlyMap<string, Sighting>,
+    now: number,
+    firstScan: boolean,
+  ): Promise<TrackedFile | undefined> {
+    const sighting = sightings.get(identity) as Sighting;
     let handle: FileHandle;
     try {
       handle = await open(sighting.path, 'r');
@@ -480,7 +494,7 @@ export class Tailer {
       return undefined;
     }
     this.openCount += 1;
-    const file = await this.position(handle, identity, sighting, now, firstScan).catch((error: unknown) => {
+    const file = await this.position(handle, identity, sightings, now, firstScan).catch((error: unknown) => {
       this.counters.errors += 1;
       this.warnLimited(`open:${sighting.path}`, { path: sighting.path, err: error }, 'cannot read watched file');
       return undefined;
@@ -496,10 +510,11 @@ export class Tailer {
   private async position(
     handle: FileHandle,
     identity: string,
-    sighting: Sighting,
+    sightings: ReadonlyMap<string, Sighting>,
     now: number,
     firstScan: boolean,
   ): Promise<TrackedFile | undefined> {
+    const sighting = sightings.get(identity) as Sighting;
     const stats = await handle.stat({ bigint: true });
     // The path may have been replaced between scan and open: only the open descriptor counts.
     if (fileIdentity(stats.dev, stats.ino) !== identity || !stats.isFile()) return undefined;
@@ -510,7 +525,7 @@ export class Tailer {
     let copyOf: TrackedFile['copyOf'];
     let how: string;
     const entry = this.store.get(identity);
-    const known = entry ? undefined : this.findKnownContent(fingerprint, identity);
+    const known = entry ? undefined : this.findKnownContent(fingerprint, sightings);
     if (entry && sameContent(entry.fingerprint, head) && size >= entry.offset) {
       lines.reset(entry.offset);
       how = 'checkpoint';
@@ -580,9 +595,10 @@ export class Tailer {
     return { offset: size, insideLine: true };
   }
 
+  /** Content already read that a new file (not among `present`) copies, by full fingerprint. */
   private findKnownContent(
     fingerprint: Fingerprint,
-    exceptIdentity: string,
+    present: ReadonlyMap<string, Sighting>,
   ):
     | { kind: 'ghost'; offset: number }
     | { kind: 'orphan'; offset: number; identity: string }
@@ -596,13 +612,15 @@ export class Tailer {
       return { kind: 'ghost', offset: ghost.offset };
     }
     for (const file of this.files.values()) {
-      if (file.identity !== exceptIdentity && !file.copyOf && file.fingerprint.hash === fingerprint.hash) {
+      if (!file.copyOf && file.fingerprint.hash === fingerprint.hash) {
         return { kind: 'live', file };
       }
     }
+    // Entries of files no longer under any watched path (moved across filesystems, say).
     for (const identity of this.store.identities()) {
+      if (present.has(identity)) continue;
       const entry = this.store.get(identity);
-      if (entry && !this.files.has(identity) && identity !== exceptIdentity && entry.fingerprint.hash === fingerprint.hash && entry.fingerprint.length === fingerprint.length) {
+      if (entry && entry.fingerprint.length === fingerprint.length && entry.fingerprint.hash === fingerprint.hash) {
         return { kind: 'orphan', offset: entry.offset, identity };
       }
     }
@@ -687,15 +705,17 @@ export class Tailer {
       if (!file.copyOf) continue;
       const ghostIndex = this.ghosts.findIndex((ghost) => ghost.fingerprint.hash === file.fingerprint.hash);
       const original = this.files.get(file.copyOf.identity);
+      const handle = file.handle as FileHandle;
       let how: string;
       if (ghostIndex !== -1) {
         // The original was truncated: this copy holds the lines it had left, from where it was left.
         const [ghost] = this.ghosts.splice(ghostIndex, 1);
-        file.lines.reset(Math.min(ghost.offset, file.lastSize));
+        const size = Number((await handle.stat()).size);
+        file.lines.reset(Math.min(ghost.offset, size));
         how = 'original truncated; copy read from where the original was left';
       } else if (!original || now - file.copyOf.since >= this.rotationGraceMs) {
         // The original was kept whole (or read to its end and closed): everything here was read there.
-        const end = await this.lastLineEnd(file.handle as FileHandle, file.lastSize);
+        const end = await this.lastLineEnd(handle, Number((await handle.stat()).size));
         file.lines.reset(end.offset, end.insideLine);
         how = 'plain copy of content already read; from its end';
       } else {

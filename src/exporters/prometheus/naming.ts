@@ -210,7 +210,7 @@ export function labelValueText(value: unknown): string {
  * label are merged as the specification says: values joined by `;` in the lexicographical
  * order of the original keys. A key that maps to a label in `reserved` (labels the exporter
  * adds itself: scope, constant labels, `le`) is renamed `exported_<label>`, as Prometheus
- * does for clashing target labels. Attributes whose value is null or undefined are left
+ * does for target labels that clash with scraped ones. Attributes whose value is null or undefined are left
  * out: an empty label is no label in Prometheus.
  */
 export function prometheusLabels(

@@ -322,7 +322,12 @@ interface Family {
   readonly sources: Source[];
 }
 
-const SCOPE_LABELS: readonly string[] = ['otel_scope_name', 'otel_scope_version'];
+/**
+ * Labels the exporter writes itself, so attributes of that name become exported_<name>.
+ * `le` and `quantile` are kept for histograms and summaries on every metric: Prometheus
+ * tooling reads them as bucket bounds and quantiles wherever they appear.
+ */
+const EXPORTER_LABELS: readonly string[] = ['otel_scope_name', 'otel_scope_version', 'le', 'quantile'];
 
 function metricKind(metric: MetricData): MetricKind | undefined {
   switch (metric.dataPointType) {
@@ -344,7 +349,6 @@ class Serialization {
   private readonly constNames: ReadonlySet<string>;
   private readonly constText: string;
   private readonly pointLabels: LabelCompiler;
-  private readonly histogramLabels: LabelCompiler;
   private readonly writer = new BodyWriter();
   private readonly uncachedLabels: LabelSet[] = [];
   /** Per label set id, the last series group it was written in: finds duplicate series. */
@@ -372,9 +376,7 @@ class Serialization {
     const constPairs = prometheusLabels(options.constLabels ?? {});
     this.constNames = new Set(constPairs.map(([name]) => name));
     this.constText = labelText(constPairs);
-    const reserved = [...SCOPE_LABELS, ...this.constNames];
-    this.pointLabels = new LabelCompiler(new Set(reserved), this.uncachedLabels);
-    this.histogramLabels = new LabelCompiler(new Set([...reserved, 'le']), this.uncachedLabels);
+    this.pointLabels = new LabelCompiler(new Set([...EXPORTER_LABELS, ...this.constNames]), this.uncachedLabels);
   }
 
   *run(): Generator<void, SerializeResult, void> {
@@ -579,7 +581,7 @@ class Serialization {
         nonFinite++;
         continue;
       }
-      const labels = this.histogramLabels.get(point.attributes);
+      const labels = this.pointLabels.get(point.attributes);
       if (!this.firstInGroup(labels, group)) {
         duplicates++;
         continue;

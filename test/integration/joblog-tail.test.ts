@@ -3,7 +3,19 @@
 // number shows loss (0) and double counting (2) directly.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { appendFile, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rename,
+  rm,
+  stat,
+  truncate,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -118,7 +130,7 @@ describe('joblog tailer on real files', () => {
   const waitForLine = (run: Running, n: number): Promise<void> =>
     eventually(() => expect(run.lines.some((line) => lineNumber(line) === n)).toBe(true));
 
-  it('rename-and-create: drains the renamed file (written to after the rename too) and follows the new one', async () => {
+  it('rename-and-create: drains the renamed file (written to after the rename too), follows the new one', async () => {
     const log = path.join(directory, 'app.log');
     await writeFile(log, '');
     const run = await startTailer({ paths: [log] });
@@ -343,7 +355,7 @@ describe('joblog tailer on real files', () => {
     expectEachExactlyOnce([...first.lines, ...second.lines], writer.written);
   }, TEST_TIMEOUT_MS);
 
-  it('restart after the checkpointed file was truncated and rewritten past its offset: reads the new content whole', async () => {
+  it('restart after the file was truncated and rewritten past its offset: reads the new content whole', async () => {
     const log = path.join(directory, 'app.log');
     await writeFile(log, '');
     const writer = new NumberedWriter();
@@ -460,7 +472,9 @@ describe('joblog tailer in its own process, killed with SIGKILL', () => {
       child.stdout?.on('data', (data: Buffer) => {
         if (data.toString().includes('ready')) resolve(child);
       });
-      child.once('exit', (code, signal) => reject(new Error(`child exited (${code ?? signal}) before ready: ${stderr}`)));
+      child.once('exit', (code, signal) => {
+        reject(new Error(`child exited (${code ?? signal}) before ready: ${stderr}`));
+      });
     });
   }
 
@@ -511,7 +525,9 @@ describe('joblog tailer in its own process, killed with SIGKILL', () => {
 
     const second = await startChild(secondOutput);
     await writer.append(log, 300);
-    await eventually(async () => expect((await readLines(secondOutput)).length).toBe(writer.written - linesCheckpointed));
+    await eventually(async () => {
+      expect((await readLines(secondOutput)).length).toBe(writer.written - linesCheckpointed);
+    });
     second.kill('SIGTERM');
     expect(await exited(second)).toBe(0);
 

@@ -168,7 +168,8 @@ export class CheckpointStore {
       files[identity] = { ...entry, seenAt: new Date(entry.seenAt).toISOString() };
     }
     const scannedAt = this.lastScannedAt === undefined ? undefined : new Date(this.lastScannedAt).toISOString();
-    const text = `${JSON.stringify({ version: FILE_VERSION, savedAt: new Date(now).toISOString(), scannedAt, files }, null, 1)}\n`;
+    const document = { version: FILE_VERSION, savedAt: new Date(now).toISOString(), scannedAt, files };
+    const text = `${JSON.stringify(document, null, 1)}\n`;
     // Entries set while the write is in flight make the store dirty again.
     this.dirty = false;
     try {

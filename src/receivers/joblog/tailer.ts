@@ -267,7 +267,9 @@ export class Tailer {
   constructor(private readonly options: TailerOptions) {
     const positive = (name: keyof TailerOptions, value: number | undefined, fallback: number): number => {
       const chosen = value ?? fallback;
-      if (!Number.isInteger(chosen) || chosen <= 0) throw new Error(`tailer: ${name} must be a positive integer, got ${value}`);
+      if (!Number.isInteger(chosen) || chosen <= 0) {
+        throw new Error(`tailer: ${name} must be a positive integer, got ${value}`);
+      }
       return chosen;
     };
     if (options.paths.length === 0) throw new Error('tailer: paths must name at least one file or glob');
@@ -453,7 +455,11 @@ export class Tailer {
   }
 
   /** Opens and positions files seen for the first time; returns those to be read now. */
-  private async admitNewcomers(sightings: Map<string, Sighting>, now: number, firstScan: boolean): Promise<TrackedFile[]> {
+  private async admitNewcomers(
+    sightings: Map<string, Sighting>,
+    now: number,
+    firstScan: boolean,
+  ): Promise<TrackedFile[]> {
     const newcomers = [...sightings].filter(([identity]) => !this.files.has(identity));
     // Files with a checkpoint first: one whose inode now holds other content leaves a ghost
     // that a copy of that content, among the rest, can claim.
@@ -471,7 +477,8 @@ export class Tailer {
     }
     this.counters.filesDeferred = deferred;
     if (deferred > 0) {
-      this.warnLimited('deferred', { deferred, maxOpenFiles: this.maxOpenFiles }, 'files waiting for a free descriptor');
+      const fields = { deferred, maxOpenFiles: this.maxOpenFiles };
+      this.warnLimited('deferred', fields, 'files waiting for a free descriptor');
     }
     return admitted;
   }
@@ -784,7 +791,11 @@ export class Tailer {
     let idlest: TrackedFile | undefined;
     for (const file of this.files.values()) {
       const settled =
-        file.handle && file.goneSince === undefined && !file.copyOf && !file.lines.hasPartial && file.lines.position >= file.lastSize;
+        file.handle &&
+        file.goneSince === undefined &&
+        !file.copyOf &&
+        !file.lines.hasPartial &&
+        file.lines.position >= file.lastSize;
       if (settled && (!idlest || file.lastGrowthAt < idlest.lastGrowthAt)) idlest = file;
     }
     if (!idlest) return false;
@@ -809,6 +820,10 @@ export class Tailer {
     });
   }
 
+  /**
+   * The callbacks of one file. A consumer that throws is logged and counted, never allowed to
+   * unwind the line assembly halfway through a chunk (which would skip the chunk's other lines).
+   */
   private sinkFor(source: () => LineSource): LineSink {
     return {
       line: (text) => {
@@ -816,15 +831,23 @@ export class Tailer {
         try {
           this.options.onLine(text, source());
         } catch (error) {
-          this.counters.errors += 1;
-          this.warnLimited('onLine', { err: error }, 'line consumer threw; line dropped');
+          this.consumerFailed(error);
         }
       },
       refuse: (reason) => {
         this.counters.refused[reason] += 1;
-        this.options.onRefused(reason, source());
+        try {
+          this.options.onRefused(reason, source());
+        } catch (error) {
+          this.consumerFailed(error);
+        }
       },
     };
+  }
+
+  private consumerFailed(error: unknown): void {
+    this.counters.errors += 1;
+    this.warnLimited('consumer', { err: error }, 'line consumer threw; line dropped');
   }
 
   /** At most one warning per key a minute: a broken file must not flood the log. */

@@ -81,7 +81,8 @@ describe('CheckpointStore', () => {
   });
 
   it('moves an unreadable file aside, says why, and starts empty', async () => {
-    await writeFile(path.join(directory, 'bad.json'), '{"version":1,"savedAt":"2026-01-01T00:00:00Z","files":{"x":{"offset":-1}}}');
+    const negativeOffset = '{"version":1,"savedAt":"2026-01-01T00:00:00Z","files":{"x":{"offset":-1}}}';
+    await writeFile(path.join(directory, 'bad.json'), negativeOffset);
     const logger = recordingLogger();
     const store = new CheckpointStore(path.join(directory, 'bad.json'), { logger });
     await store.load();

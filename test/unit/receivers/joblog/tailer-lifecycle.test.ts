@@ -7,7 +7,8 @@ import { CheckpointStore } from '../../../../src/receivers/joblog/checkpoint.js'
 import { Tailer } from '../../../../src/receivers/joblog/tailer.js';
 import type { TailerOptions } from '../../../../src/receivers/joblog/tailer.js';
 
-const logger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => logger };
+const ignore = (): void => undefined;
+const logger: Logger = { debug: ignore, info: ignore, warn: ignore, error: ignore, child: () => logger };
 
 describe('Tailer lifecycle', () => {
   let directory: string;
@@ -32,8 +33,12 @@ describe('Tailer lifecycle', () => {
 
   it('refuses options that cannot work, naming them', () => {
     expect(() => new Tailer({ ...options, paths: [] })).toThrow('tailer: paths must name at least one file or glob');
-    expect(() => new Tailer({ ...options, maxLineBytes: 0 })).toThrow('tailer: maxLineBytes must be a positive integer, got 0');
-    expect(() => new Tailer({ ...options, pollIntervalMs: 2.5 })).toThrow('tailer: pollIntervalMs must be a positive integer, got 2.5');
+    expect(() => new Tailer({ ...options, maxLineBytes: 0 })).toThrow(
+      'tailer: maxLineBytes must be a positive integer, got 0',
+    );
+    expect(() => new Tailer({ ...options, pollIntervalMs: 2.5 })).toThrow(
+      'tailer: pollIntervalMs must be a positive integer, got 2.5',
+    );
   });
 
   it('shutdown without start is safe and leaves an existing checkpoint file alone', async () => {
@@ -56,14 +61,15 @@ describe('Tailer lifecycle', () => {
     expect(tailer.stats().filesOpen).toBe(0);
   });
 
-  it('shutdown while starting waits for the start, keeps the checkpoints it loaded, and closes everything', async () => {
+  it('shutdown while starting waits for the start, keeps the loaded checkpoints, closes everything', async () => {
     await writeFile(path.join(directory, 'a.log'), 'one\n');
     const first = new Tailer(options);
     await first.start();
     await first.shutdown();
     const before = JSON.parse(await readFile(path.join(directory, 'checkpoints.json'), 'utf8'));
 
-    const second = new Tailer({ ...options, checkpoints: new CheckpointStore(path.join(directory, 'checkpoints.json')) });
+    const checkpoints = new CheckpointStore(path.join(directory, 'checkpoints.json'));
+    const second = new Tailer({ ...options, checkpoints });
     const starting = second.start();
     await second.shutdown();
     await starting;

@@ -332,6 +332,28 @@ describe('joblog tailer on real files', () => {
     expect(run.refused).toEqual(['line_too_long', 'line_too_long', 'invalid_utf8']);
   }, TEST_TIMEOUT_MS);
 
+  it('a consumer that throws loses only its own line: the rest of the chunk is still handed on', async () => {
+    const log = path.join(directory, 'app.log');
+    await writeFile(log, '');
+    const delivered: number[] = [];
+    const run = await startTailer({
+      paths: [log],
+      maxLineBytes: 100,
+      onLine: (line) => {
+        if (lineNumber(line) === 3) throw new Error('consumer bug');
+        delivered.push(lineNumber(line));
+      },
+      onRefused: () => {
+        throw new Error('consumer bug');
+      },
+    });
+    const writer = new NumberedWriter();
+    await appendFile(log, writer.text(5) + `${'z'.repeat(200)}\n` + writer.text(5));
+    await eventually(() => expect(delivered).toHaveLength(9));
+    expect(delivered).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9]);
+    expect(run.tailer.stats()).toMatchObject({ errors: 2, linesEmitted: 10, refused: { line_too_long: 1 } });
+  }, TEST_TIMEOUT_MS);
+
   it('graceful restart: resumes exactly, by identity, across a rotation made while stopped', async () => {
     const log = path.join(directory, 'app.log');
     await writeFile(log, 'before the first start\n');

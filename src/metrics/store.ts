@@ -6,15 +6,8 @@
 // reported, and its cardinality limit bounds one collection, not the process's life. Here a
 // series lives until it is removed or swept, every stream has a lifetime series limit with
 // one overflow series, and views are resolved once per instrument.
-import { ValueType, type HrTime } from '@opentelemetry/api';
-import {
-  AggregationTemporality,
-  DataPointType,
-  type DataPoint,
-  type Histogram as HistogramPoint,
-  type MetricData,
-  type ScopeMetrics,
-} from '@opentelemetry/sdk-metrics';
+import type { HrTime, ValueType as ApiValueType } from '@opentelemetry/api';
+import type { DataPoint, Histogram as HistogramPoint, MetricData, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type {
   Attributes,
   Counter,
@@ -25,6 +18,7 @@ import type {
   Meter,
   UpDownCounter,
 } from '../component/types.js';
+import { AggregationTemporality, DataPointType, ValueType } from './otel.js';
 import { ViewSet, type StreamSettings } from './views.js';
 
 /** OpenTelemetry's default explicit bucket bounds. */
@@ -105,7 +99,7 @@ class Stream {
     readonly settings: StreamSettings,
     readonly unit: string,
     readonly description: string,
-    readonly valueType: ValueType,
+    readonly valueType: ApiValueType,
     buckets: readonly number[] | undefined,
     private readonly store: MetricStore,
   ) {

@@ -2,7 +2,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { arch, hostname, release } from 'node:os';
-import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
+import { resourceFromAttributes } from '../metrics/otel.js';
 import { VERSION } from '../version.js';
 
 /** Node's `process.arch` -> OpenTelemetry's `host.arch` values. */

@@ -1,5 +1,6 @@
 // `resource` processor: insert, update, upsert or delete resource attributes.
-import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
+import { resourceFromAttributes } from '../../metrics/otel.js';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { z } from 'zod';
 import type { ProcessorFactory } from '../../component/types.js';

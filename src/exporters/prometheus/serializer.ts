@@ -232,12 +232,12 @@ class LabelCompiler {
   private readonly cache: WeakMap<object, CachedLabels>;
 
   /**
-   * @param uncached receives label sets that no cache holds, so that they (and their ids)
-   *   stay alive until the serialisation that uses them is done.
+   * @param compiled receives every label set built here, so that it (and its id) stays alive
+   *   until the serialisation that uses it is done, even if the cache drops it meanwhile.
    */
   constructor(
     private readonly reserved: ReadonlySet<string>,
-    private readonly uncached: LabelSet[],
+    private readonly compiled: LabelSet[],
   ) {
     const key = [...reserved].sort().join(',');
     let cache = labelCaches.get(key);
@@ -255,9 +255,9 @@ class LabelCompiler {
       return cached.labels;
     }
     const labels = labelSets.intern(labelText(prometheusLabels(attributes, this.reserved)));
+    this.compiled.push(labels);
     const snapshot = snapshotOf(attributes);
-    if (snapshot === undefined) this.uncached.push(labels);
-    else this.cache.set(attributes, { labels, snapshot });
+    if (snapshot !== undefined) this.cache.set(attributes, { labels, snapshot });
     return labels;
   }
 }
@@ -350,7 +350,7 @@ class Serialization {
   private readonly constText: string;
   private readonly pointLabels: LabelCompiler;
   private readonly writer = new BodyWriter();
-  private readonly uncachedLabels: LabelSet[] = [];
+  private readonly compiledLabels: LabelSet[] = [];
   /** Per label set id, the last series group it was written in: finds duplicate series. */
   private writtenInGroup = new Int32Array(Math.max(1024, labelSets.idLimit));
   private group = 0;
@@ -376,7 +376,7 @@ class Serialization {
     const constPairs = prometheusLabels(options.constLabels ?? {});
     this.constNames = new Set(constPairs.map(([name]) => name));
     this.constText = labelText(constPairs);
-    this.pointLabels = new LabelCompiler(new Set([...EXPORTER_LABELS, ...this.constNames]), this.uncachedLabels);
+    this.pointLabels = new LabelCompiler(new Set([...EXPORTER_LABELS, ...this.constNames]), this.compiledLabels);
   }
 
   *run(): Generator<void, SerializeResult, void> {
@@ -483,7 +483,7 @@ class Serialization {
 
   /** One `target_info` series per distinct non-empty resource. */
   private writeTargetInfoFamily(): void {
-    const resourceLabels = new LabelCompiler(this.constNames, this.uncachedLabels);
+    const resourceLabels = new LabelCompiler(this.constNames, this.compiledLabels);
     const seen = new Set<string>();
     let lines = '';
     for (const { resource } of this.resourceMetrics) {

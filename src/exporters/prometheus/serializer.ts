@@ -55,7 +55,10 @@ export const CONTENT_TYPE_OPENMETRICS = 'application/openmetrics-text; version=1
 
 const DEFAULT_YIELD_EVERY = 2000;
 
-/** Serialise, yielding to the event loop (setImmediate) every `yieldEvery` data points (default 2000) so a 100k-series scrape never stalls the process. */
+/**
+ * Serialise, yielding to the event loop (setImmediate) every `yieldEvery` data points (default 2000) so a 100k-series scrape never stalls the process.
+ * A histogram point weighs as many data points as the lines it writes (buckets, _sum, _count).
+ */
 export async function serialize(
   metrics: ResourceMetrics[],
   options: SerializeOptions = {},
@@ -641,7 +644,8 @@ class Serialization {
       writer.number(histogram.count);
       writer.byte(NEWLINE);
       this.series++;
-      if (++this.sinceYield >= this.yieldEvery) {
+      this.sinceYield += boundTails.length + 3;
+      if (this.sinceYield >= this.yieldEvery) {
         this.sinceYield = 0;
         yield;
       }

@@ -472,6 +472,22 @@ describe('serialize (async)', () => {
     expect((await pending).series).toBe(100);
   });
 
+  test('a histogram point weighs as many data points as the lines it writes', async () => {
+    const points: Array<[Record<string, string>, { counts: number[]; sum: number }]> = [];
+    for (let i = 0; i < 20; i++) points.push([{ i: String(i) }, { counts: [1, 1, 1, 1], sum: 1 }]);
+    // 3 bounds: 4 bucket lines + _sum + _count = 6 lines a point; 20 points, a turn every 12 lines.
+    const input = [resourceMetrics({}, [{ name: '', metrics: [histogram('h', { boundaries: [1, 2, 3] }, points)] }])];
+    let finished = false;
+    const pending = serialize(input, {}, 12).then(() => (finished = true));
+    let turns = 0;
+    while (!finished) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turns++;
+    }
+    await pending;
+    expect(turns).toBeGreaterThanOrEqual(9);
+  });
+
   test('bad arguments are refused with a clear error', async () => {
     await expect(serialize([], {}, 0)).rejects.toThrow(/yieldEvery must be a positive integer/);
     expect(() => serializeSync([], { format: 'json' as never })).toThrow(/format must be 'text' or 'openmetrics'/);

@@ -1,0 +1,16 @@
+// The shared event-to-metrics mapping, used by every event receiver (joblog, mqtt).
+// See docs/adr/0007-event-mapping.md.
+export { compileConditions, conditionsSchema, fieldName, type Condition, type Conditions, type RecordPredicate } from './conditions.js';
+export {
+  metricSchema,
+  metricsSchema,
+  METRIC_TYPES,
+  type AttributeSource,
+  type MetricMapping,
+  type MetricsConfig,
+  type MetricType,
+  type PairConfig,
+  type ValueSource,
+} from './config.js';
+export { compileMapping, parseNumber, type EventMapper, type MapperOptions } from './mapper.js';
+export { MAPPING_REFUSALS, type EventRecord, type MappingRefusal } from './record.js';

@@ -21,12 +21,12 @@ export function scalarText(value: string | number | boolean): string {
 }
 
 /** Anchored at both ends, as Prometheus label matchers are: `fail` does not match "failure". */
-export function wholeTextPattern(pattern: string): RegExp {
+function wholeTextPattern(pattern: string): RegExp {
   return new RegExp(`^(?:${pattern})$`);
 }
 
 /** Why a pattern does not compile, or undefined. */
-export function patternProblem(pattern: string): string | undefined {
+function patternProblem(pattern: string): string | undefined {
   try {
     wholeTextPattern(pattern);
     return undefined;
@@ -69,7 +69,7 @@ const conditionMapping = z
     }
   });
 
-export const conditionSchema = z
+const conditionSchema = z
   .union([z.string(), z.number(), z.boolean(), valueList, conditionMapping], {
     error: 'expected a value, a list of values (any of them), { regex: ... } or { exists: true|false }',
   })

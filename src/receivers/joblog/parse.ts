@@ -218,7 +218,7 @@ export function parseLogfmtLine(input: string): EventRecord | ParseRefusal {
 // regex --------------------------------------------------------------------------------------
 
 /** Why a line pattern cannot be used, or undefined. */
-export function linePatternProblem(pattern: string): string | undefined {
+function linePatternProblem(pattern: string): string | undefined {
   let probe: RegExpExecArray | null;
   try {
     // The empty alternative always matches, so `groups` shows whether named groups exist.

@@ -76,10 +76,32 @@ export function printConfig(config: AgentConfig): string {
   return stringify(printable(document, [], fileSecrets), { aliasDuplicateObjects: false });
 }
 
+/**
+ * Keys whose values are durations: the schemas turn `30s` into 30000 (ms), and print-config
+ * must print something the loader takes back. Every duration key ends in one of these words
+ * (a round-trip test over the shipped configs holds the convention).
+ */
+const DURATION_KEY = /(^|_)(interval|timeout|grace|delay|expiry|ttl|age)$/;
+
+/** 30000 -> `30s`, 1500 -> `1500ms`, 5400000 -> `1h30m`. */
+export function formatDuration(ms: number): string {
+  if (ms % 1000 !== 0 || ms === 0) return `${ms}ms`;
+  let seconds = ms / 1000;
+  let text = '';
+  for (const [unit, size] of [['h', 3600], ['m', 60]] as const) {
+    if (seconds >= size) {
+      text += `${Math.floor(seconds / size)}${unit}`;
+      seconds %= size;
+    }
+  }
+  return seconds > 0 ? `${text}${seconds}s` : text;
+}
+
 /** Plain data for YAML: secrets redacted, Maps as mappings, absent values left out. */
 function printable(value: unknown, path: ConfigPath, fileSecrets: FileSecrets): unknown {
   const last = path[path.length - 1];
   if (value !== null && value !== undefined && typeof last === 'string' && isSecretKey(last)) return REDACTED;
+  if (typeof value === 'number' && typeof last === 'string' && DURATION_KEY.test(last)) return formatDuration(value);
   if (typeof value === 'string') {
     return fileSecrets.paths.has(pathText(path)) || fileSecrets.values.has(value) ? REDACTED : value;
   }

@@ -3,7 +3,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { builtinFactories } from '../../src/components.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, loadConfigText, type AgentConfig } from '../../src/config/load.js';
+import { formatDuration, printConfig } from '../../src/config/redact.js';
 
 const root = join(import.meta.dirname, '../..');
 const examples = readdirSync(join(root, 'config/examples'))
@@ -21,5 +22,19 @@ describe('shipped configs', () => {
     const config = loadConfig(join(root, 'otel-agent.yaml'), builtinFactories(), {});
     expect(config.exporters.get('prometheus')!.config).toMatchObject({ endpoint: '127.0.0.1:9464' });
     expect(config.service.pipelines[0]).toMatchObject({ receivers: ['hostmetrics'], exporters: ['prometheus'] });
+  });
+});
+
+describe('print-config', () => {
+  it.each([join(root, 'otel-agent.yaml'), ...examples])('prints %s so that the loader reads back the same config', (file) => {
+    const env = { SITE: 'dc9' };
+    const config = loadConfig(file, builtinFactories(), env);
+    const again = loadConfigText(printConfig(config), file, builtinFactories(), env);
+    const comparable = (c: AgentConfig) => ({ ...c, unused: undefined });
+    expect(comparable(again)).toEqual(comparable(config));
+  });
+
+  it('formats durations the way they are written', () => {
+    expect([30_000, 1500, 5_400_000, 90_000, 0].map(formatDuration)).toEqual(['30s', '1500ms', '1h30m', '1m30s', '0ms']);
   });
 });

@@ -91,7 +91,7 @@ const NEWLINE = 0x0a;
 const COMMA = 0x2c;
 const MINUS = 0x2d;
 const CHUNK_BYTES = 256 * 1024;
-/** Longest text of a sample value, `-1.2345678901234567e-308`, and then some. */
+/** Room for the longest text of a sample value (`-0.0000012345678901234567`: 25). */
 const MAX_NUMBER_BYTES = 32;
 
 function encode(text: string): Buffer {
@@ -104,9 +104,17 @@ function encode(text: string): Buffer {
  * are never split across chunks, so every chunk holds whole UTF-8 sequences.
  */
 class BodyWriter {
-  private buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  /** A chunk buffer a finished serialisation left behind, for the next one to reuse. */
+  private static spare: Buffer | undefined;
+
+  private buffer: Buffer;
   private offset = 0;
   private readonly parts: string[] = [];
+
+  constructor() {
+    this.buffer = BodyWriter.spare ?? Buffer.allocUnsafe(CHUNK_BYTES);
+    BodyWriter.spare = undefined;
+  }
 
   bytes(encoded: Uint8Array): void {
     if (this.offset + encoded.length > this.buffer.length) this.flush(encoded.length);
@@ -127,12 +135,14 @@ class BodyWriter {
 
   /** Integers without a fraction, floats in shortest round-trip form, +Inf, -Inf, NaN. */
   number(value: number): void {
-    if (!Number.isSafeInteger(value)) {
-      this.text(numberText(value));
-      return;
-    }
     if (this.offset + MAX_NUMBER_BYTES > this.buffer.length) this.flush(MAX_NUMBER_BYTES);
     const buffer = this.buffer;
+    if (!Number.isSafeInteger(value)) {
+      // ASCII only, and short: a loop beats a call into Buffer#write.
+      const text = numberText(value);
+      for (let i = 0; i < text.length; i++) buffer[this.offset++] = text.charCodeAt(i);
+      return;
+    }
     let rest = value;
     if (rest < 0) {
       buffer[this.offset++] = MINUS;
@@ -151,6 +161,7 @@ class BodyWriter {
 
   finish(): string {
     this.flush(0);
+    if (this.buffer.length === CHUNK_BYTES) BodyWriter.spare = this.buffer;
     return this.parts.length === 1 ? this.parts[0] : this.parts.join('');
   }
 

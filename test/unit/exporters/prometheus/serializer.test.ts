@@ -205,6 +205,12 @@ describe('labels', () => {
     expect(samples(body)).toHaveLength(8000);
   });
 
+  test('a label value longer than the output buffer is written whole', () => {
+    const long = 'é'.repeat(200_000);
+    const input = resourceMetrics({}, [{ name: 's', metrics: [gauge('g', {}, [[{ long }, 1], [{ short: 'x' }, 2]])] }]);
+    expect(samples(serializeSync([input]).body)).toEqual([`g{long="${long}",otel_scope_name="s"} 1`, 'g{short="x",otel_scope_name="s"} 2']);
+  });
+
   test('constant labels are sanitised and added to every series; clashing attributes become exported_', () => {
     const input = resourceMetrics({ 'service.name': 'a' }, [
       { name: 's', metrics: [gauge('g', {}, [[{ 'dc.name': 'attr', other: 'v' }, 1]])] },
@@ -338,13 +344,16 @@ describe('histograms', () => {
 
 describe('values', () => {
   test('integers without .0, floats in shortest round-trip form, +Inf, -Inf, NaN; no timestamps', () => {
-    const values = [0, -0, 3, -7, 2 ** 53, 2 ** 53 + 2, 0.1, 1 / 3, 1e21, 1.5e-7, -2.5, Infinity, -Infinity, NaN];
+    const values = [
+      0, -0, 3, -7, 2 ** 53, 2 ** 53 + 2, 0.1, 1 / 3, 1e21, 1.5e-7, -2.5, -1.2345678901234567e-6, -Number.MAX_VALUE,
+      Infinity, -Infinity, NaN,
+    ];
     const input = resourceMetrics({}, [{ name: '', metrics: [gauge('g', {}, values.map((value, i) => [{ i: String(i) }, value]))] }]);
     const written = samples(serializeSync([input]).body).map((line) => line.split(' '));
     for (const parts of written) expect(parts).toHaveLength(2);
     expect(written.map((parts) => parts[1])).toEqual([
       '0', '0', '3', '-7', '9007199254740992', '9007199254740994', '0.1', '0.3333333333333333', '1e+21', '1.5e-7',
-      '-2.5', '+Inf', '-Inf', 'NaN',
+      '-2.5', '-0.0000012345678901234567', '-1.7976931348623157e+308', '+Inf', '-Inf', 'NaN',
     ]);
     for (const [index, value] of values.entries()) {
       if (!Number.isNaN(value)) expect(Number(written[index][1].replace('Inf', 'Infinity'))).toBe(value === 0 ? 0 : value);

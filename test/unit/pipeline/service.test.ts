@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { ExporterFactory, MetricSource, ReceiverFactory } from '../../../src/component/types.js';
+import { loadConfigText, type FactoryLookup } from '../../../src/config/load.js';
+import { Service } from '../../../src/pipeline/service.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+import { SelfTelemetry } from '../../../src/telemetry/self.js';
+
+/** What the fake components did, in order. */
+let events: string[] = [];
+const sources = new Map<string, MetricSource>();
+
+const fakeReceiver: ReceiverFactory<{ value: number; fail_start: boolean }> = {
+  type: 'fake',
+  kind: 'receiver',
+  stability: 'development',
+  description: 'records fixed metrics',
+  configSchema: z.strictObject({ value: z.number().default(1), fail_start: z.boolean().default(false) }),
+  create(settings, config) {
+    events.push(`create ${settings.id}`);
+    return {
+      async start() {
+        events.push(`start ${settings.id}`);
+        if (config.fail_start) throw new Error('cannot reach the thing');
+        settings.meter.counter('jobs').add(config.value, { status: 'ok', job_id: settings.id });
+        settings.meter.gauge('noise').set(1);
+        settings.meter.histogram('duration', { unit: 's', buckets: [10] }).record(3);
+      },
+      async shutdown() {
+        events.push(`shutdown ${settings.id}`);
+      },
+    };
+  },
+};
+
+const captureExporter: ExporterFactory<Record<string, never>> = {
+  type: 'capture',
+  kind: 'exporter',
+  stability: 'development',
+  description: 'keeps its source for the test',
+  configSchema: z.strictObject({}),
+  create(settings) {
+    sources.set(settings.id, settings.source);
+    return {
+      async start() {
+        events.push(`start ${settings.id}`);
+      },
+      async shutdown() {
+        events.push(`shutdown ${settings.id}`);
+      },
+    };
+  },
+};
+
+const factories: FactoryLookup = {
+  receivers: new Map([['fake', fakeReceiver]]),
+  processors: new Map(),
+  exporters: new Map([['capture', captureExporter]]),
+};
+
+function service(yaml: string): Service {
+  events = [];
+  sources.clear();
+  const config = loadConfigText(yaml, 'test.yaml', factories, {});
+  return new Service({ config, factories, logger: silentLogger(), telemetry: new SelfTelemetry() });
+}
+
+async function metricNames(exporter: string): Promise<string[][]> {
+  const collected = await sources.get(exporter)!.collect({ timeoutMs: 1000 });
+  return collected.map((rm) => rm.scopeMetrics.flatMap((s) => s.metrics.map((m) => `${s.scope.name}:${m.descriptor.name}`)));
+}
+
+const TWO_PIPELINES = `
+receivers:
+  fake/a: { value: 2 }
+  fake/b: { value: 5 }
+exporters:
+  capture/one: {}
+  capture/two: {}
+views:
+  - instrument: jobs
+    name: renamed_jobs
+    attributes: { deny: [job_id] }
+  - instrument: noise
+    drop: true
+  - instrument: duration
+    receiver: fake/b
+    buckets: [1, 2, 4]
+service:
+  telemetry:
+    metrics: { enabled: false }
+  pipelines:
+    metrics/one:
+      receivers: [fake/a, fake/b]
+      exporters: [capture/one]
+    metrics/two:
+      receivers: [fake/b]
+      exporters: [capture/one, capture/two]
+`;
+
+describe('Service', () => {
+  it('creates a shared receiver once, starts exporters before receivers and stops receivers first', async () => {
+    const svc = service(TWO_PIPELINES);
+    expect(events.filter((e) => e.startsWith('create'))).toEqual(['create fake/a', 'create fake/b']);
+    expect(svc.ready()).toBe(false);
+    await svc.start();
+    expect(svc.ready()).toBe(true);
+    expect(events.slice(2)).toEqual(['start capture/one', 'start capture/two', 'start fake/a', 'start fake/b']);
+    expect(svc.components().map((c) => `${c.kind}:${c.id}:${c.status}`).sort()).toEqual([
+      'exporter:capture/one:ok', 'exporter:capture/two:ok', 'receiver:fake/a:ok', 'receiver:fake/b:ok',
+    ]);
+    events = [];
+    await svc.shutdown();
+    await svc.shutdown();
+    expect(events).toEqual(['shutdown fake/b', 'shutdown fake/a', 'shutdown capture/two', 'shutdown capture/one']);
+    expect(svc.ready()).toBe(false);
+  });
+
+  it('gives an exporter every pipeline that names it, with views applied to every receiver', async () => {
+    const svc = service(TWO_PIPELINES);
+    await svc.start();
+    expect(await metricNames('capture/one')).toEqual([
+      ['fake/a:renamed_jobs', 'fake/a:duration', 'fake/b:renamed_jobs', 'fake/b:duration'],
+      ['fake/b:renamed_jobs', 'fake/b:duration'],
+    ]);
+    expect(await metricNames('capture/two')).toEqual([['fake/b:renamed_jobs', 'fake/b:duration']]);
+    const [one] = await sources.get('capture/one')!.collect({ timeoutMs: 1000 });
+    const [aJobs, aDuration, bJobs, bDuration] = one.scopeMetrics.flatMap((s) => s.metrics);
+    expect(aJobs.dataPoints.map((p) => [p.attributes, p.value])).toEqual([[{ status: 'ok' }, 2]]);
+    expect(bJobs.dataPoints.map((p) => p.value)).toEqual([5]);
+    expect((aDuration.dataPoints[0].value as { buckets: { boundaries: number[] } }).buckets.boundaries).toEqual([10]);
+    expect((bDuration.dataPoints[0].value as { buckets: { boundaries: number[] } }).buckets.boundaries).toEqual([1, 2, 4]);
+    await svc.shutdown();
+  });
+
+  it('adds the agent\'s own metrics unless disabled', async () => {
+    const svc = service(TWO_PIPELINES.replace('enabled: false', 'enabled: true'));
+    await svc.start();
+    const names = (await metricNames('capture/two')).at(-1)!;
+    expect(names).toEqual(expect.arrayContaining(['otel-agent:otel_agent.build.info', 'otel-agent:otel_agent.component.status', 'otel-agent:otel_agent.metric.series']));
+    await svc.shutdown();
+  });
+
+  it('rolls back what started when a component fails to start, naming it', async () => {
+    const svc = service(TWO_PIPELINES.replace('fake/b: { value: 5 }', 'fake/b: { value: 5, fail_start: true }'));
+    await expect(svc.start()).rejects.toThrow('failed to start receiver "fake/b": cannot reach the thing');
+    // Upstream first, and fake/b, which never started, is not shut down.
+    expect(events.slice(-4)).toEqual(['start fake/b', 'shutdown fake/a', 'shutdown capture/two', 'shutdown capture/one']);
+    expect(svc.components().find((c) => c.id === 'fake/b')).toMatchObject({ status: 'failed', reason: 'cannot reach the thing' });
+  });
+});

@@ -14,7 +14,7 @@ const dir = mkdtempSync(join(tmpdir(), 'otel-agent-contract-'));
 /** The smallest valid config of each type; a new factory must add its own here. */
 const MINIMAL_CONFIG: Record<string, unknown> = {
   hostmetrics: { collection_interval: '1s' },
-  joblog: { paths: [join(dir, '*.log')], metrics: [{ name: 'lines', type: 'counter' }] },
+  joblog: { paths: [join(dir, '*.log')], format: 'json', metrics: [{ name: 'lines', type: 'counter' }] },
   prometheus: { endpoint: '127.0.0.1:0' },
 };
 

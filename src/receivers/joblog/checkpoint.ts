@@ -26,6 +26,23 @@ export interface CheckpointStoreOptions {
   logger?: Logger;
 }
 
+/**
+ * What a Tailer needs of its checkpoints. `CheckpointStore` is the one on disk; a receiver
+ * may hand a Tailer a view that shares one store with other Tailers.
+ */
+export interface Checkpoints {
+  readonly file: string;
+  readonly scannedAt: number | undefined;
+  load(): Promise<void>;
+  markScanned(startedAt: number): void;
+  get(identity: string): CheckpointEntry | undefined;
+  set(identity: string, entry: CheckpointEntry): void;
+  touch(identity: string, now: number): void;
+  delete(identity: string): void;
+  identities(): string[];
+  flush(options?: { force?: boolean }): Promise<void>;
+}
+
 const FILE_VERSION = 1;
 
 const fileSchema = z.object({
@@ -43,7 +60,7 @@ const fileSchema = z.object({
   ),
 });
 
-export class CheckpointStore {
+export class CheckpointStore implements Checkpoints {
   private readonly entries = new Map<string, CheckpointEntry>();
   private readonly pruneAfterMs: number;
   private readonly maxEntries: number;

@@ -7,7 +7,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../component/types.js';
-import type { CheckpointStore } from './checkpoint.js';
+import type { Checkpoints } from './checkpoint.js';
 import { DEFAULT_FINGERPRINT_BYTES, fileIdentity, fingerprintOf, readHead, sameContent } from './fingerprint.js';
 import type { Fingerprint } from './fingerprint.js';
 
@@ -47,7 +47,14 @@ export interface TailerOptions {
   fingerprintBytes?: number;
   /** Open descriptors at most; idle files beyond it are closed and reopened by path. Default 256. */
   maxOpenFiles?: number;
-  checkpoints: CheckpointStore;
+  checkpoints: Checkpoints;
+  /**
+   * Asked before a newly found file is opened. False leaves the file alone (another reader
+   * follows it); it is asked again at the next scan. Every file claimed is handed back to
+   * `release` once it is no longer followed. Absent: every file is claimed.
+   */
+  claim?(identity: string, path: string): boolean;
+  release?(identity: string): void;
   /** Called synchronously for each complete line, without its `\n` (or `\r\n`). */
   onLine(line: string, source: LineSource): void;
   onRefused(reason: RefusalReason, source: LineSource): void;
@@ -237,7 +244,7 @@ export class Tailer {
   private readonly maxOpenFiles: number;
   private readonly includes: readonly string[];
   private readonly excludes: readonly RegExp[];
-  private readonly store: CheckpointStore;
+  private readonly store: Checkpoints;
   private readonly logger: Logger;
   private readonly files = new Map<string, TrackedFile>();
   private ghosts: Ghost[] = [];
@@ -326,7 +333,10 @@ export class Tailer {
       // A store that failed to load must not be written: that would erase the file.
       if (this.loaded) await this.store.flush({ force: true });
     } finally {
-      for (const file of this.files.values()) await this.closeHandle(file);
+      for (const file of this.files.values()) {
+        await this.closeHandle(file);
+        this.options.release?.(file.identity);
+      }
       this.files.clear();
     }
   }
@@ -468,12 +478,15 @@ export class Tailer {
     const admitted: TrackedFile[] = [];
     for (const [identity, sighting] of newcomers) {
       if (this.stopping) break;
+      if (this.options.claim && !this.options.claim(identity, sighting.path)) continue;
       if (!(await this.reserveDescriptor())) {
+        this.options.release?.(identity);
         deferred += 1;
         continue;
       }
       const file = await this.admit(identity, sightings, now, firstScan);
       if (file) admitted.push(file);
+      else this.options.release?.(identity);
     }
     this.counters.filesDeferred = deferred;
     if (deferred > 0) {
@@ -745,6 +758,7 @@ export class Tailer {
         // Nothing more can be read through a path that no longer leads to the file.
         await this.closeHandle(file);
         this.files.delete(file.identity);
+        this.options.release?.(file.identity);
         continue;
       }
       const drained = file.lines.position >= file.lastSize;
@@ -762,6 +776,7 @@ export class Tailer {
       }
       await this.closeHandle(file);
       this.files.delete(file.identity);
+      this.options.release?.(file.identity);
       this.logger.info(
         { path: file.source.path, identity: file.identity, offset: file.lines.offset, deleted: file.linkCount === 0 },
         'finished file that left the watched paths',

@@ -1,0 +1,187 @@
+// The joblog receiver: follows log files (tailer.ts), parses each line into a record
+// (parse.ts) and maps records to measurements (the shared mapping). Offsets live in one
+// checkpoint file per state directory, shared by every joblog receiver (shared-checkpoints.ts).
+import type { Counter, Gauge, Receiver, ReceiverSettings } from '../../component/types.js';
+import { compileMapping, type EventMapper, type EventRecord, type MappingRefusal } from '../../mapping/index.js';
+import { compiledParts, type JoblogConfig } from './config.js';
+import { compileLineParser, type LineParser, type ParseRefusal } from './parse.js';
+import { RefusalCounter } from './refusals.js';
+import { checkpointFileIn, SharedCheckpoints } from './shared-checkpoints.js';
+import { Tailer, type LineSource, type RefusalReason, type TailerStats } from './tailer.js';
+
+/** How often quiet work runs: pair expiry, elapsed gauges, own metrics, status, held-back refusal logs. */
+const HOUSEKEEPING_INTERVAL_MS = 1000;
+
+type Phase = 'created' | 'started' | 'stopped';
+
+/** The refusals a config can produce before mapping, started at 0. */
+function expectedRefusals(config: JoblogConfig): string[] {
+  const reasons: string[] = ['line_too_long', 'invalid_utf8', 'empty_line'];
+  if (config.format === 'json') reasons.push('invalid_json', 'not_an_object');
+  if (config.format === 'logfmt') reasons.push('invalid_logfmt');
+  if (config.format === 'regex') reasons.push('no_match');
+  if (config.timestamp !== undefined) reasons.push('missing_timestamp', 'invalid_timestamp');
+  return reasons;
+}
+
+/** The tailer's cumulative counts that become the agent's own counters. */
+type CountedStat = 'linesEmitted' | 'bytesRead' | 'rotations' | 'truncations' | 'errors';
+
+export class JoblogReceiver implements Receiver {
+  private readonly parse: LineParser;
+  private readonly mapper: EventMapper;
+  private readonly refusals: RefusalCounter;
+  private readonly checkpoints: SharedCheckpoints;
+  private readonly tailer: Tailer;
+  private readonly selfAttributes: { receiver: string };
+  private readonly counters: Record<CountedStat, Counter>;
+  private readonly filesOpen: Gauge;
+  private readonly pairsOpen: Gauge;
+  /** Tailer counts already added to the counters. */
+  private readonly reported: Record<CountedStat, number> = { linesEmitted: 0, bytesRead: 0, rotations: 0, truncations: 0, errors: 0 };
+  /** The file of the line being handled, for refusal logs. */
+  private currentPath: string | undefined;
+  private phase: Phase = 'created';
+  private timer: NodeJS.Timeout | undefined;
+  private stopped: Promise<void> | undefined;
+  private lastStatus: string | undefined;
+
+  constructor(
+    private readonly settings: ReceiverSettings,
+    private readonly config: JoblogConfig,
+  ) {
+    const { id, logger, telemetry } = settings;
+    this.refusals = new RefusalCounter(telemetry, id, logger);
+    this.refusals.expect(expectedRefusals(config));
+    const { lineParser, metrics } = compiledParts(config);
+    this.mapper = compileMapping(metrics, {
+      meter: settings.meter,
+      onRefused: (reason: MappingRefusal) => this.refusals.refuse(reason, this.currentPath),
+    });
+    this.parse = compileLineParser(lineParser, {
+      onRecord: (record: EventRecord, timeMs: number) => this.mapper.map(record, timeMs),
+      onRefused: (reason: ParseRefusal) => this.refusals.refuse(reason, this.currentPath),
+    });
+
+    this.selfAttributes = Object.freeze({ receiver: id });
+    const counter = (name: string, unit: string, description: string) => {
+      const instrument = telemetry.counter(name, { unit, description });
+      instrument.add(0, this.selfAttributes);
+      return instrument;
+    };
+    this.counters = {
+      linesEmitted: counter('otel_agent.joblog.lines', '{lines}', 'Lines read from job logs and handed to the parser (too long or not UTF-8: refused instead).'),
+      bytesRead: counter('otel_agent.joblog.read', 'By', 'Bytes read from job logs.'),
+      rotations: counter('otel_agent.joblog.rotations', '{files}', 'Job log files that moved or left the watched paths.'),
+      truncations: counter('otel_agent.joblog.truncations', '{files}', 'Job log files truncated or rewritten, read again from the start.'),
+      errors: counter('otel_agent.joblog.errors', '{errors}', 'Failures to read a job log or write its checkpoint.'),
+    };
+    this.filesOpen = telemetry.gauge('otel_agent.joblog.files.open', { unit: '{files}', description: 'Job log files held open.' });
+    this.pairsOpen = telemetry.gauge('otel_agent.joblog.pairs.open', {
+      unit: '{pairs}',
+      description: 'Start records waiting for their end record (paired metrics).',
+    });
+
+    // Created with the receiver, so every joblog receiver of a service shares the store before any starts.
+    this.checkpoints = new SharedCheckpoints(checkpointFileIn(settings.stateDir), id, logger);
+    this.tailer = new Tailer({
+      paths: config.paths,
+      exclude: config.exclude_paths,
+      startAt: config.start_at,
+      maxLineBytes: config.max_line_bytes,
+      pollIntervalMs: config.poll_interval,
+      flushTimeoutMs: config.flush_timeout,
+      checkpointIntervalMs: config.checkpoint_interval,
+      checkpoints: this.checkpoints,
+      claim: (identity, path) => this.checkpoints.claim(identity, path),
+      release: (identity) => this.checkpoints.release(identity),
+      onLine: (line: string, source: LineSource) => {
+        this.currentPath = source.path;
+        this.parse(line, Date.now());
+      },
+      onRefused: (reason: RefusalReason, source: LineSource) => this.refusals.refuse(reason, source.path),
+      logger,
+    });
+  }
+
+  /**
+   * Positions every file found (checkpoint, or `start_at`) and makes those positions durable
+   * before resolving: a line written after that is never skipped. Reading goes on in the background.
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.phase !== 'created') throw new Error(`receiver "${this.settings.id}" was already started; create a new one`);
+    this.phase = 'started';
+    if (signal.aborted) return;
+    await this.tailer.start();
+    if (this.phase !== 'started') return;
+    this.housekeep();
+    // Quiet work must not keep the process alive by itself: the agent decides that.
+    this.timer = setInterval(() => this.housekeep(), HOUSEKEEPING_INTERVAL_MS).unref();
+  }
+
+  /** Before each collection: pairs past their timeout dropped, elapsed gauges and own metrics current. */
+  async collect(): Promise<void> {
+    if (this.phase !== 'started') return;
+    this.mapper.refresh();
+    this.reportStats(this.tailer.stats());
+  }
+
+  /** Final checkpoint, then every file closed. Idempotent, safe without start. */
+  shutdown(): Promise<void> {
+    this.stopped ??= this.stop();
+    return this.stopped;
+  }
+
+  private async stop(): Promise<void> {
+    const wasStarted = this.phase === 'started';
+    this.phase = 'stopped';
+    clearInterval(this.timer);
+    try {
+      await this.tailer.shutdown();
+    } finally {
+      this.checkpoints.close();
+      if (wasStarted) {
+        this.reportStats(this.tailer.stats());
+        this.refusals.flush(true);
+      }
+      // A stopped receiver holds no file open and no pair.
+      this.filesOpen.remove(this.selfAttributes);
+      this.pairsOpen.remove(this.selfAttributes);
+    }
+  }
+
+  private housekeep(): void {
+    if (this.phase !== 'started') return;
+    this.mapper.refresh();
+    const stats = this.tailer.stats();
+    this.reportStats(stats);
+    this.reportStatus(stats);
+    this.refusals.flush();
+  }
+
+  private reportStats(stats: TailerStats): void {
+    for (const name of Object.keys(this.reported) as CountedStat[]) {
+      const delta = stats[name] - this.reported[name];
+      if (delta > 0) this.counters[name].add(delta, this.selfAttributes);
+      this.reported[name] = stats[name];
+    }
+    this.filesOpen.set(stats.filesOpen, this.selfAttributes);
+    this.pairsOpen.set(this.mapper.openPairs(), this.selfAttributes);
+  }
+
+  /** Degraded while no file matching the paths is followed: a typo in a glob shows in /health. */
+  private reportStatus(stats: TailerStats): void {
+    let reason: string | undefined;
+    if (stats.filesTracked === 0) {
+      reason =
+        this.checkpoints.filesYielded > 0
+          ? `every file matching paths is read by another joblog receiver: ${this.config.paths.join(', ')}`
+          : `no file matches paths yet: ${this.config.paths.join(', ')}`;
+    }
+    const status = reason === undefined ? 'ok' : 'degraded';
+    const key = `${status}|${reason}`;
+    if (key === this.lastStatus) return;
+    this.lastStatus = key;
+    this.settings.status.report(status, reason);
+  }
+}

@@ -166,9 +166,17 @@ export function prometheusMetricName(
   }
   if (isCounter && base.endsWith('_total')) base = base.slice(0, -'_total'.length);
   if (word !== '' && base !== word && !base.endsWith(`_${word}`)) base = `${base}_${word}`;
+  if (!isCounter && kind !== 'histogram' && RESERVED_SUFFIX.test(base)) base = `${base}_value`;
   const name = isCounter ? `${base}_total` : base;
   return { name, family: base, unit: word !== '' && base.endsWith(`_${word}`) ? word : '' };
 }
+
+/**
+ * `_count`, `_sum` and `_bucket` name the series of histograms and summaries: a gauge named
+ * so (`system.cpu.logical.count`) is refused by `promtool check metrics` and read as part of
+ * a histogram by some parsers, so it gets `_value` (`system_cpu_logical_count_value`).
+ */
+const RESERVED_SUFFIX = /_(count|sum|bucket)$/;
 
 /**
  * Label name for an attribute key: invalid characters -> `_`, runs of `_` collapsed, a

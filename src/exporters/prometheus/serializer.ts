@@ -10,14 +10,8 @@
 // data points.
 import { isAscii } from 'node:buffer';
 import type { Attributes } from '@opentelemetry/api';
-import {
-  AggregationTemporality,
-  DataPointType,
-  type DataPoint,
-  type Histogram,
-  type MetricData,
-  type ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+import type { DataPoint, Histogram, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, DataPointType } from '../../metrics/otel.js';
 import {
   bucketBoundText,
   prometheusLabels,

@@ -29,6 +29,11 @@ describe('prometheusMetricName', () => {
     ['widgets', 'furlong.fortnight', 'gauge', 'widgets_furlong_fortnight'],
     ['temperature', 'Cel', 'gauge', 'temperature_celsius'],
     ['load', '%', 'gauge', 'load_percent'],
+    // Histogram series suffixes are not left on gauges (promtool refuses them).
+    ['system.cpu.logical.count', '{cpu}', 'non_monotonic_sum', 'system_cpu_logical_count_value'],
+    ['checks.sum', '', 'gauge', 'checks_sum_value'],
+    ['packet.count', '{packets}', 'monotonic_sum', 'packet_count_total'],
+    ['request.count', '', 'histogram', 'request_count'],
   ])('%s [%s] %s -> %s', (name, unit, kind, expected) => {
     expect(prometheusMetricName(name, unit, kind, withSuffixes).name).toBe(expected);
   });

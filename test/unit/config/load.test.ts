@@ -464,7 +464,7 @@ service:
     const printed = printConfig(config);
     for (const secret of ['env-t0ken', 'dXNlcjpwYXNz', 'k3y-fr0m-f1le']) expect(printed).not.toContain(secret);
     expect(parse(printed)).toStrictEqual({
-      receivers: { hostmetrics: { collection_interval: 15_000, scrapers: ['cpu', 'memory'] } },
+      receivers: { hostmetrics: { collection_interval: '15s', scrapers: ['cpu', 'memory'] } },
       processors: {},
       exporters: {
         prometheus: { endpoint: '127.0.0.1:9464', tls: { cert_file: '/etc/tls/server.crt', key_file: '/etc/tls/server.key' } },

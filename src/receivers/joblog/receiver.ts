@@ -41,6 +41,8 @@ export class JoblogReceiver implements Receiver {
   private readonly reported: Record<CountedStat, number> = { linesEmitted: 0, bytesRead: 0, rotations: 0, truncations: 0, errors: 0 };
   /** The file of the line being handled, for refusal logs. */
   private currentPath: string | undefined;
+  /** When the lines being handed on now were read; cleared once the synchronous run of them ends. */
+  private readAtMs: number | undefined;
   private phase: Phase = 'created';
   private timer: NodeJS.Timeout | undefined;
   private stopped: Promise<void> | undefined;
@@ -62,6 +64,9 @@ export class JoblogReceiver implements Receiver {
       onRecord: (record: EventRecord, timeMs: number) => this.mapper.map(record, timeMs),
       onRefused: (reason: ParseRefusal) => this.refusals.refuse(reason, this.currentPath),
     });
+
+    // Without a timestamp field a record's time is when its line was read.
+    const readTime = config.timestamp === undefined ? () => this.readTime() : () => 0;
 
     this.selfAttributes = Object.freeze({ receiver: id });
     const counter = (name: string, unit: string, description: string) => {
@@ -97,7 +102,7 @@ export class JoblogReceiver implements Receiver {
       release: (identity) => this.checkpoints.release(identity),
       onLine: (line: string, source: LineSource) => {
         this.currentPath = source.path;
-        this.parse(line, Date.now());
+        this.parse(line, readTime());
       },
       onRefused: (reason: RefusalReason, source: LineSource) => this.refusals.refuse(reason, source.path),
       logger,
@@ -148,6 +153,18 @@ export class JoblogReceiver implements Receiver {
       this.filesOpen.remove(this.selfAttributes);
       this.pairsOpen.remove(this.selfAttributes);
     }
+  }
+
+  /**
+   * The lines of one chunk are handed on in one synchronous run: they share one reading of the
+   * clock, taken at the first of them (a clock read per line cost 5% of a regex line).
+   */
+  private readTime(): number {
+    if (this.readAtMs === undefined) {
+      this.readAtMs = Date.now();
+      queueMicrotask(() => (this.readAtMs = undefined));
+    }
+    return this.readAtMs;
   }
 
   private housekeep(): void {

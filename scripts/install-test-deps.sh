@@ -3,7 +3,7 @@
 # (with promtool), node_exporter and mtail (benchmarks), iproute2 (network namespaces),
 # openssl (test certificates), systemd (systemd-analyze checks the unit). Debian 12; needs root (uses sudo when not root).
 set -euo pipefail
-packages=(redis-server mosquitto prometheus prometheus-node-exporter mtail iproute2 openssl procps systemd curl)
+packages=(redis-server mosquitto prometheus prometheus-node-exporter mtail iproute2 openssl procps systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tempDir, type AgentProcess } from '../support/agent-process.js';
+import { tempDir, waitForLog, type AgentProcess } from '../support/agent-process.js';
 import { eventually } from '../support/eventually.js';
 import { freePort } from '../support/ports.js';
 import {
@@ -203,6 +203,34 @@ describe('restarts', () => {
     const counts = await waitForLines(port, 'joblog/b', 400, 700);
     expect(notExactlyOnce(counts, 400, 700)).toEqual(exactlyOnce);
     expect(valueIn(await scrape(port), 'test_builds_total', { otel_scope_name: 'joblog/b' })).toBe(300);
+  });
+});
+
+describe('configuration reload', () => {
+  it('SIGHUP to a renamed receiver: the new one resumes where the old one stopped, lines written meanwhile included', async () => {
+    const log = join(logs, 'jobs.log');
+    writeFileSync(log, '');
+    const agent = await start(countingReceiver('joblog/a', [log]));
+    const lines = new NumberedLines();
+    await lines.append(log, 300);
+    await waitForLines(port, 'joblog/a', 0, 300);
+
+    writeFileSync(join(directory, 'otel-agent.yaml'), agentConfig({ port, stateDir, receivers: countingReceiver('joblog/b', [log]), ids: ['joblog/b'] }));
+    agent.child.kill('SIGHUP');
+    for (let batch = 0; batch < 20; batch += 1) {
+      await lines.append(log, 10);
+      await delay(5);
+    }
+    await waitForLog(agent, '"msg":"configuration reloaded"');
+    await lines.append(log, 50);
+    // The old receiver's metrics went with it; the new one starts where the old one's last
+    // checkpoint (written at its shutdown) left off, at or after line 300, and counts every
+    // line from there once.
+    const counts = await waitForLines(port, 'joblog/b', lines.written - 1, lines.written);
+    const resumedAt = Math.min(...counts.keys());
+    expect(resumedAt).toBeGreaterThanOrEqual(300);
+    expect(notExactlyOnce(counts, resumedAt, lines.written)).toEqual(exactlyOnce);
+    expect(countsByLine(await scrape(port), 'joblog/a').size).toBe(0);
   });
 });
 

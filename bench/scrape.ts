@@ -1,0 +1,288 @@
+// End-to-end scrape cost: GET /metrics over loopback HTTP from the agent's own pieces (a
+// MetricStore behind a PipelineSource, served by the real prometheus exporter) against the
+// stock @opentelemetry/exporter-prometheus serving the same series built with SDK
+// instruments. Both run in this process, so the event-loop stall a scrape causes is seen by
+// the same loop that serves it.
+//
+//   npm run bench -- scrape
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { Attributes } from '@opentelemetry/api';
+import { PrometheusExporter as StockPrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { resourceFromAttributes as sdkResourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { ExporterSettings, Logger, Receiver } from '../src/component/types.js';
+import { prometheusFactory, type PrometheusExporter } from '../src/exporters/prometheus/index.js';
+import { resourceFromAttributes } from '../src/metrics/otel.js';
+import { DEFAULT_BUCKETS, MetricStore } from '../src/metrics/store.js';
+import { ViewSet } from '../src/metrics/views.js';
+import { PipelineSource } from '../src/pipeline/source.js';
+import { countSamples, formatTable, freePort, keepAliveAgent, scrape, sleep, summarise, type Cell } from './support.js';
+
+export type Shape = 'counter' | 'histogram';
+
+interface Case {
+  shape: Shape;
+  series: number;
+  oursScrapes: number;
+  /** Fewer where the stock exporter takes a second or more per scrape, to keep the run within minutes. */
+  stockScrapes: number;
+  /** Scrapes whose event-loop stall is measured, per side (0: not measured). */
+  stallScrapes: number;
+}
+
+export const CASES: readonly Case[] = [
+  { shape: 'counter', series: 1_000, oursScrapes: 200, stockScrapes: 200, stallScrapes: 0 },
+  { shape: 'counter', series: 10_000, oursScrapes: 200, stockScrapes: 100, stallScrapes: 0 },
+  { shape: 'counter', series: 100_000, oursScrapes: 200, stockScrapes: 10, stallScrapes: 5 },
+  { shape: 'histogram', series: 1_000, oursScrapes: 200, stockScrapes: 100, stallScrapes: 0 },
+  { shape: 'histogram', series: 10_000, oursScrapes: 200, stockScrapes: 5, stallScrapes: 5 },
+];
+
+/** The stock exporter's stall is measured on fewer scrapes: each takes seconds and stalls throughout. */
+const STOCK_STALL_SCRAPES = 2;
+/** Series are spread over this many metrics, as a receiver's would be. */
+const METRICS = 10;
+const RECORDS_PER_HISTOGRAM_SERIES = 5;
+const RESOURCE = { 'service.name': 'otel-agent', 'host.name': 'bench-host' };
+
+export interface Side {
+  scrapes: number;
+  medianMs: number;
+  p99Ms: number;
+  bytes: number;
+  samples: number;
+  /** Worst event-loop stall over the measured scrapes: monitorEventLoopDelay max, and the largest gap of a 1 ms ticker. */
+  stallMs?: number;
+  tickerGapMs?: number;
+}
+
+export interface ScrapeRow {
+  shape: Shape;
+  series: number;
+  ours: Side;
+  stock: Side;
+}
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+
+/** Four attributes, unique per index: host, device, direction and state. */
+function attributeSets(count: number): Attributes[] {
+  const states = ['ok', 'dropped', 'errors', 'retrans'];
+  const sets: Attributes[] = [];
+  for (let i = 0; i < count; i++) {
+    sets.push({
+      'host.name': `node-${i % 7}`,
+      device: `eth${Math.floor(i / 8)}`,
+      'network.io.direction': i % 2 === 0 ? 'receive' : 'transmit',
+      state: states[Math.floor(i / 2) % 4],
+    });
+  }
+  return sets;
+}
+
+/** The same measurements, written into whichever instruments `sink` makes. */
+function fill(
+  shape: Shape,
+  series: number,
+  sink: {
+    counter(name: string): (value: number, attributes: Attributes) => void;
+    histogram(name: string): (value: number, attributes: Attributes) => void;
+  },
+): void {
+  const perMetric = Math.ceil(series / METRICS);
+  const sets = attributeSets(perMetric);
+  for (let m = 0; m < METRICS; m++) {
+    if (shape === 'counter') {
+      const add = sink.counter(`bench.network.packets.m${m}`);
+      for (let i = 0; i < perMetric; i++) add(i * 3 + 1, sets[i]);
+    } else {
+      const record = sink.histogram(`bench.request.duration.m${m}`);
+      for (let i = 0; i < perMetric; i++) {
+        for (let r = 0; r < RECORDS_PER_HISTOGRAM_SERIES; r++) record((i * 37 + r * 911) % 12000, sets[i]);
+      }
+    }
+  }
+}
+
+interface Server {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** The agent's path: MetricStore -> PipelineSource -> prometheus exporter, on a loopback port. */
+async function startOurs(shape: Shape, series: number): Promise<Server> {
+  // A view lifts the per-metric series limit, as an operator's `series_limit` would.
+  const store = new MetricStore({ scope: 'bench', views: new ViewSet([{ instrument: '*', seriesLimit: series }]) });
+  fill(shape, series, {
+    counter: (name) => {
+      const counter = store.counter(name, { unit: '{packets}', description: 'Packets seen.', valueType: 'int' });
+      return (value, attributes) => counter.add(value, attributes);
+    },
+    histogram: (name) => {
+      const histogram = store.histogram(name, { unit: 'ms', description: 'Request duration.', buckets: DEFAULT_BUCKETS });
+      return (value, attributes) => histogram.record(value, attributes);
+    },
+  });
+  const receiver: Receiver = { start: async () => {}, shutdown: async () => {} };
+  const source = new PipelineSource({
+    pipelines: [{ name: 'metrics', receivers: [{ id: 'bench', receiver, meter: store }], processors: [] }],
+    resource: resourceFromAttributes(RESOURCE),
+    logger: silent,
+  });
+  const settings: ExporterSettings = {
+    id: 'prometheus',
+    logger: silent,
+    status: { report() {} },
+    stateDir: '',
+    telemetry: new MetricStore({ scope: 'otel-agent' }),
+    source,
+    health: { ready: () => true, components: () => [] },
+  };
+  const exporter = prometheusFactory.create(settings, prometheusFactory.configSchema.parse({ endpoint: '127.0.0.1:0' })) as PrometheusExporter;
+  await exporter.start(new AbortController().signal);
+  const address = exporter.address();
+  if (!address) throw new Error('prometheus exporter is not listening after start()');
+  return { port: address.port, close: () => exporter.shutdown() };
+}
+
+/** What a user would pick instead: SDK instruments read by the stock Prometheus exporter. */
+async function startStock(shape: Shape, series: number): Promise<Server> {
+  const port = await freePort();
+  const exporter = new StockPrometheusExporter({ host: '127.0.0.1', port, preventServerStart: true });
+  const provider = new MeterProvider({
+    resource: sdkResourceFromAttributes(RESOURCE),
+    readers: [exporter],
+    // The SDK keeps 2000 series per metric unless told otherwise.
+    views: [{ instrumentName: '*', aggregationCardinalityLimit: series + 1 }],
+  });
+  const meter = provider.getMeter('bench');
+  fill(shape, series, {
+    counter: (name) => {
+      const counter = meter.createCounter(name, { unit: '{packets}', description: 'Packets seen.' });
+      return (value, attributes) => counter.add(value, attributes);
+    },
+    histogram: (name) => {
+      const histogram = meter.createHistogram(name, { unit: 'ms', description: 'Request duration.', advice: { explicitBucketBoundaries: [...DEFAULT_BUCKETS] } });
+      return (value, attributes) => histogram.record(value, attributes);
+    },
+  });
+  await exporter.startServer();
+  return { port, close: () => provider.shutdown() };
+}
+
+/**
+ * The longest the event loop went unserved while `work` ran: the max of a 1 ms-resolution
+ * monitorEventLoopDelay histogram, and the largest gap between ticks of a 1 ms interval.
+ */
+async function stallDuring(work: () => Promise<unknown>): Promise<{ stallMs: number; tickerGapMs: number }> {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  let last = performance.now();
+  let longestGap = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    longestGap = Math.max(longestGap, now - last);
+    last = now;
+  }, 1);
+  delay.enable();
+  await sleep(20);
+  delay.reset();
+  last = performance.now();
+  longestGap = 0;
+  try {
+    await work();
+    // One more turn so a stall at the very end is seen by the ticker too.
+    await sleep(2);
+    return { stallMs: delay.max / 1e6, tickerGapMs: longestGap };
+  } finally {
+    delay.disable();
+    clearInterval(ticker);
+  }
+}
+
+async function measure(server: Server, scrapes: number, stallScrapes: number, label: string): Promise<Side> {
+  const agent = keepAliveAgent();
+  try {
+    const get = async () => {
+      const reply = await scrape(server.port, '/metrics', agent);
+      if (reply.status !== 200) throw new Error(`${label}: /metrics answered ${reply.status}: ${reply.body.toString('utf8', 0, 300)}`);
+      return reply;
+    };
+    // Two warm-up scrapes: the first compiles the serialisation path and fills caches.
+    const first = await get();
+    await get();
+    const durations: number[] = [];
+    for (let i = 0; i < scrapes; i++) durations.push((await get()).ms);
+    const { median, p99 } = summarise(durations);
+    const side: Side = { scrapes, medianMs: median, p99Ms: p99, bytes: first.body.length, samples: countSamples(first.body) };
+    for (let i = 0; i < stallScrapes; i++) {
+      const { stallMs, tickerGapMs } = await stallDuring(get);
+      side.stallMs = Math.max(side.stallMs ?? 0, stallMs);
+      side.tickerGapMs = Math.max(side.tickerGapMs ?? 0, tickerGapMs);
+    }
+    return side;
+  } finally {
+    agent.destroy();
+  }
+}
+
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+export async function runScrapeBench(cases: readonly Case[] = CASES): Promise<ScrapeRow[]> {
+  const rows: ScrapeRow[] = [];
+  for (const c of cases) {
+    const label = `${c.series} ${c.shape} series`;
+    collectGarbage();
+    const oursServer = await startOurs(c.shape, c.series);
+    let ours: Side;
+    try {
+      ours = await measure(oursServer, c.oursScrapes, c.stallScrapes, `otel-agent, ${label}`);
+    } finally {
+      await oursServer.close();
+    }
+    collectGarbage();
+    const stockServer = await startStock(c.shape, c.series);
+    let stock: Side;
+    try {
+      stock = await measure(stockServer, c.stockScrapes, Math.min(c.stallScrapes, STOCK_STALL_SCRAPES), `stock exporter, ${label}`);
+    } finally {
+      await stockServer.close();
+    }
+    rows.push({ shape: c.shape, series: c.series, ours, stock });
+  }
+  return rows;
+}
+
+export function formatScrapeTable(rows: ScrapeRow[]): string {
+  const title =
+    'End-to-end scrape: GET /metrics over loopback HTTP (keep-alive, one at a time, text format, no gzip), ' +
+    'otel-agent exporter vs stock @opentelemetry/exporter-prometheus on the same series; stall = worst event-loop delay during a scrape';
+  const headers = [
+    'shape',
+    'series',
+    'scrapes ours / stock',
+    'ours median / p99 ms',
+    'stock median / p99 ms',
+    'speedup',
+    'bytes ours / stock',
+    'samples ours / stock',
+    'stall ours / stock ms',
+    'ticker gap ours / stock ms',
+  ];
+  const ms = (value: number) => value.toFixed(value < 10 ? 2 : 1);
+  const pair = (ours: number | undefined, stock: number | undefined) => (ours === undefined || stock === undefined ? '' : `${ms(ours)} / ${ms(stock)}`);
+  const body: Cell[][] = rows.map((r) => [
+    r.shape,
+    r.series,
+    `${r.ours.scrapes} / ${r.stock.scrapes}`,
+    `${ms(r.ours.medianMs)} / ${ms(r.ours.p99Ms)}`,
+    `${ms(r.stock.medianMs)} / ${ms(r.stock.p99Ms)}`,
+    `${(r.stock.medianMs / r.ours.medianMs).toFixed(1)}x`,
+    `${r.ours.bytes} / ${r.stock.bytes}`,
+    `${r.ours.samples} / ${r.stock.samples}`,
+    pair(r.ours.stallMs, r.stock.stallMs),
+    pair(r.ours.tickerGapMs, r.stock.tickerGapMs),
+  ]);
+  return formatTable(title, headers, body);
+}

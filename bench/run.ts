@@ -1,0 +1,92 @@
+// Runs the benchmarks and prints one table each.
+//
+//   npm run bench                          every benchmark
+//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer
+//   npm run bench -- idle --idle-seconds=30
+import { cpus, loadavg, totalmem } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { runHostmetricsBench, type BenchRow } from './hostmetrics.js';
+import { formatIdleTable, formatMemoryTable, runIdleBench, runMemoryBreakdown, type IdleOptions } from './idle.js';
+import { formatScrapeTable, runScrapeBench } from './scrape.js';
+import { runSerializerBench, type Row as SerializerRow } from './serializer.js';
+import { formatTable, type Cell } from './support.js';
+
+function hostmetricsTable(rows: BenchRow[]): string {
+  const headers = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  return formatTable(
+    'Host metrics: one scrape of /proc and /sys, all scrapers and each alone; heap growth after a forced GC',
+    headers,
+    rows.map((row) => headers.map((header) => row[header] ?? '')),
+  );
+}
+
+function serializerTable(rows: SerializerRow[]): string {
+  const ms = (value: number) => value.toFixed(value < 10 ? 2 : 1);
+  const body: Cell[][] = rows.map((r) => [
+    r.shape,
+    r.series,
+    `${r.oursRuns} / ${r.stockRuns}`,
+    `${ms(r.oursMedianMs)} / ${ms(r.oursP99Ms)}`,
+    `${ms(r.stockMedianMs)} / ${ms(r.stockP99Ms)}`,
+    `${r.speedup.toFixed(1)}x`,
+    `${r.oursBytes} / ${r.stockBytes}`,
+    r.oursStallMs === undefined ? '' : `${ms(r.oursStallMs)} / ${ms(r.stockStallMs ?? 0)}`,
+  ]);
+  return formatTable(
+    'Serialisation alone: the same SDK-collected data through our serializer and the stock PrometheusSerializer',
+    ['shape', 'series', 'runs ours / stock', 'ours median / p99 ms', 'stock median / p99 ms', 'speedup', 'bytes ours / stock', 'stall ours / stock ms'],
+    body,
+  );
+}
+
+interface Bench {
+  run(idle: IdleOptions): Promise<string>;
+}
+
+const BENCHES: Record<string, Bench> = {
+  idle: { run: async (options) => formatIdleTable(await runIdleBench(options), options) },
+  memory: { run: async () => formatMemoryTable(await runMemoryBreakdown()) },
+  hostmetrics: { run: async () => hostmetricsTable(await runHostmetricsBench()) },
+  scrape: { run: async () => formatScrapeTable(await runScrapeBench()) },
+  serializer: { run: async () => serializerTable(await runSerializerBench()) },
+};
+
+function usage(problem: string): never {
+  process.stderr.write(`${problem}\nusage: npm run bench -- [${Object.keys(BENCHES).join('|')}]... [--idle-seconds=<n>]\n`);
+  process.exit(2);
+}
+
+function parseArguments(args: string[]): { names: string[]; idle: IdleOptions } {
+  const names: string[] = [];
+  const idle: IdleOptions = {};
+  for (const arg of args) {
+    const seconds = /^--idle-seconds=(.*)$/.exec(arg);
+    if (seconds) {
+      const value = Number(seconds[1]);
+      if (!Number.isInteger(value) || value < 1) usage(`--idle-seconds wants a whole number of seconds, got "${seconds[1]}"`);
+      idle.durationS = value;
+    } else if (arg in BENCHES) {
+      names.push(arg);
+    } else {
+      usage(`unknown benchmark or option "${arg}"`);
+    }
+  }
+  return { names: names.length > 0 ? names : Object.keys(BENCHES), idle };
+}
+
+function machine(): string {
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  const memory = (totalmem() / 1024 ** 3).toFixed(1);
+  const load = loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
+  return `node ${process.version}, ${cpus().length} x ${cpu}, ${memory} GiB, load average at start ${load}, ${new Date().toISOString()}`;
+}
+
+const { names, idle } = parseArguments(process.argv.slice(2));
+console.log(machine());
+for (const name of names) {
+  const started = performance.now();
+  const table = await BENCHES[name].run(idle);
+  console.log(`\n${table}\n(${name}: ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+}

@@ -3,6 +3,7 @@
 // receivers, processors and exporters sections are plain mappings of id to anything.
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import type { ViewRule } from '../metrics/views.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -10,18 +11,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const DEFAULT_STATE_DIRECTORY = '/var/lib/otel-agent';
 export const DEFAULT_SERIES_LIMIT = 2000;
 
-export interface ViewConfig {
-  /** Glob (`*`, `?`) on the instrument name. */
-  instrument: string;
-  /** Glob on the receiver id; absent = every receiver. */
-  receiver?: string;
-  name?: string;
-  description?: string;
-  buckets?: number[];
-  attributes?: { allow?: string[]; deny?: string[] };
-  drop?: boolean;
-  seriesLimit?: number;
-}
+/** A `views:` entry, as the metric store applies it. */
+export type ViewConfig = ViewRule;
 
 export interface PipelineConfig {
   /** `metrics` or `metrics/<name>`. */

@@ -1,11 +1,13 @@
 // End-to-end scrape cost: GET /metrics over loopback HTTP from the agent's own pieces (a
 // MetricStore behind a PipelineSource, served by the real prometheus exporter) against the
 // stock @opentelemetry/exporter-prometheus serving the same series built with SDK
-// instruments. Both run in this process, so the event-loop stall a scrape causes is seen by
-// the same loop that serves it.
+// instruments. Both servers run in this process's main thread, so the event-loop stall a
+// scrape causes is seen by the loop that serves it; the scraping client runs on a worker
+// thread.
 //
 //   npm run bench -- scrape
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Attributes } from '@opentelemetry/api';
 import { PrometheusExporter as StockPrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes as sdkResourceFromAttributes } from '@opentelemetry/resources';
@@ -199,29 +201,83 @@ async function stallDuring(work: () => Promise<unknown>): Promise<{ stallMs: num
   }
 }
 
-async function measure(server: Server, scrapes: number, stallScrapes: number, label: string): Promise<Side> {
+interface ClientResult {
+  durationsMs: number[];
+  /** Size and sample lines of the last response. */
+  bytes: number;
+  samples: number;
+}
+
+type ClientReply = ClientResult | { error: string };
+
+/**
+ * The scraping side, on a worker thread: it has its own event loop, so reading a response
+ * (tens of MB for the large cases) neither delays the server's loop nor counts as its stall,
+ * as when Prometheus scrapes from another process.
+ */
+class ScrapeClient {
+  private readonly worker: Worker;
+
+  constructor(port: number) {
+    // No inherited Node flags: the client needs none of the parent's.
+    this.worker = new Worker(new URL(import.meta.url), { workerData: { scrapeClientPort: port }, execArgv: [] });
+  }
+
+  /** `count` scrapes, one after another; fails on any answer but 200. */
+  async run(count: number): Promise<ClientResult> {
+    const reply = new Promise<ClientReply>((resolve, reject) => {
+      this.worker.once('message', resolve);
+      this.worker.once('error', reject);
+    });
+    this.worker.postMessage(count);
+    const result = await reply;
+    this.worker.removeAllListeners('error');
+    if ('error' in result) throw new Error(result.error);
+    return result;
+  }
+
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+if (!isMainThread && typeof workerData?.scrapeClientPort === 'number') {
+  const port: number = workerData.scrapeClientPort;
   const agent = keepAliveAgent();
+  parentPort!.on('message', async (count: number) => {
+    try {
+      const durationsMs: number[] = [];
+      let last: Buffer = Buffer.alloc(0);
+      for (let i = 0; i < count; i++) {
+        const reply = await scrape(port, '/metrics', agent);
+        if (reply.status !== 200) throw new Error(`/metrics answered ${reply.status}: ${reply.body.toString('utf8', 0, 300)}`);
+        durationsMs.push(reply.ms);
+        last = reply.body;
+      }
+      parentPort!.postMessage({ durationsMs, bytes: last.length, samples: countSamples(last) } satisfies ClientReply);
+    } catch (error) {
+      parentPort!.postMessage({ error: (error as Error).message } satisfies ClientReply);
+    }
+  });
+}
+
+async function measure(server: Server, scrapes: number, stallScrapes: number, label: string): Promise<Side> {
+  const client = new ScrapeClient(server.port);
   try {
-    const get = async () => {
-      const reply = await scrape(server.port, '/metrics', agent);
-      if (reply.status !== 200) throw new Error(`${label}: /metrics answered ${reply.status}: ${reply.body.toString('utf8', 0, 300)}`);
-      return reply;
-    };
     // Two warm-up scrapes: the first compiles the serialisation path and fills caches.
-    const first = await get();
-    await get();
-    const durations: number[] = [];
-    for (let i = 0; i < scrapes; i++) durations.push((await get()).ms);
-    const { median, p99 } = summarise(durations);
-    const side: Side = { scrapes, medianMs: median, p99Ms: p99, bytes: first.body.length, samples: countSamples(first.body) };
+    const warmUp = await client.run(2);
+    const { median, p99 } = summarise((await client.run(scrapes)).durationsMs);
+    const side: Side = { scrapes, medianMs: median, p99Ms: p99, bytes: warmUp.bytes, samples: warmUp.samples };
     for (let i = 0; i < stallScrapes; i++) {
-      const { stallMs, tickerGapMs } = await stallDuring(get);
+      const { stallMs, tickerGapMs } = await stallDuring(() => client.run(1));
       side.stallMs = Math.max(side.stallMs ?? 0, stallMs);
       side.tickerGapMs = Math.max(side.tickerGapMs ?? 0, tickerGapMs);
     }
     return side;
+  } catch (error) {
+    throw new Error(`${label}: ${(error as Error).message}`);
   } finally {
-    agent.destroy();
+    await client.close();
   }
 }
 

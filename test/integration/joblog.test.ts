@@ -99,7 +99,11 @@ describe('rotation and truncation while lines are written', () => {
     await start(countingReceiver('joblog/a', [`${log}*`], `    exclude_paths: [${logs}/*.gz]\n`));
     const lines = new NumberedLines();
     for (let generation = 0; generation < 5; generation += 1) {
-      for (let batch = 0; batch < 20; batch += 1) {
+      // A copy is recognised by the original's first KiB: the agent must have seen it.
+      const first = lines.written;
+      await lines.append(log, 50);
+      await waitForLines(port, 'joblog/a', first + 49, first + 50);
+      for (let batch = 0; batch < 18; batch += 1) {
         await lines.append(log, 25);
         await delay(2);
       }

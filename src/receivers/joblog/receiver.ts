@@ -117,7 +117,13 @@ export class JoblogReceiver implements Receiver {
     if (this.phase !== 'created') throw new Error(`receiver "${this.settings.id}" was already started; create a new one`);
     this.phase = 'started';
     if (signal.aborted) return;
-    await this.tailer.start();
+    try {
+      await this.tailer.start();
+    } catch (error) {
+      // Nobody shuts down a receiver that failed to start: let go of its files here.
+      await this.shutdown().catch(() => undefined);
+      throw error;
+    }
     if (this.phase !== 'started') return;
     this.housekeep();
     // Quiet work must not keep the process alive by itself: the agent decides that.

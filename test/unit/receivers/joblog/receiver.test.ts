@@ -80,6 +80,14 @@ describe('lifecycle', () => {
     await eventually(() => expect(jobs(second.settings)).toBe(5));
   });
 
+  it('a state directory that cannot hold checkpoints fails the start, naming the file, and lets go of every file', async () => {
+    writeFileSync(path.join(directory, 'jobs.log'), lines(3));
+    writeFileSync(stateDir, 'a file where the state directory should be');
+    const { receiver: created } = receiver('joblog');
+    await expect(start(created)).rejects.toThrow(`cannot read checkpoint file ${checkpointFileIn(stateDir)}`);
+    await created.shutdown();
+  });
+
   it('a start signal already aborted starts nothing', async () => {
     writeFileSync(path.join(directory, 'jobs.log'), lines(3));
     const { receiver: created, settings } = receiver('joblog');

@@ -193,7 +193,9 @@ async function runMtail(format: Format, file: string, lines: number, progs: stri
   const run = await measure('mtail', [
     '--progs', progs, '--logs', file, '--one_shot', '--one_shot_format', 'prometheus',
     '--logtostderr', '--address', '127.0.0.1', '--port', String(port),
-  ]);
+  ]).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? new Error('mtail is not installed: apt-get install mtail', { cause: error }) : error;
+  });
   const counted = Number(/^bench_lines(?:\{[^}]*\})? (\S+)$/m.exec(run.stdout)?.[1] ?? NaN);
   return { seconds: run.seconds, linesPerSecond: lines / run.seconds, peakRssMiB: run.peakKiB / 1024, counted };
 }
@@ -267,8 +269,9 @@ export async function runJoblogBench(options: JoblogBenchOptions = {}): Promise<
   return rows;
 }
 
-/** A plain-text table: joblog and mtail side by side per file. */
+/** A plain-text table under a title: joblog and mtail side by side per file. */
 export function formatJoblogTable(rows: JoblogBenchRow[]): string {
+  const title = 'Job logs: each file read from its start to its last line, by the joblog receiver and by mtail --one_shot; a fresh process each, spawn to exit';
   const header = ['format', 'lines', 'joblog lines/s', 'joblog peak RSS MiB', 'mtail lines/s', 'mtail peak RSS MiB', 'joblog / mtail', 'counted (joblog / mtail)'];
   const body: string[][] = [];
   for (let i = 0; i < rows.length; i += 2) {
@@ -286,7 +289,7 @@ export function formatJoblogTable(rows: JoblogBenchRow[]): string {
   }
   const widths = header.map((title, column) => Math.max(title.length, ...body.map((row) => row[column].length)));
   const format = (cells: string[]) => `| ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join(' | ')} |`;
-  return [format(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...body.map(format)].join('\n');
+  return [title, '', format(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...body.map(format)].join('\n');
 }
 
 function option(name: string): number | undefined {

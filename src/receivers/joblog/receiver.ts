@@ -65,7 +65,7 @@ export class JoblogReceiver implements Receiver {
       onRefused: (reason: ParseRefusal) => this.refusals.refuse(reason, this.currentPath),
     });
 
-    // Without a timestamp field a record's time is when its line was read.
+    // Without a timestamp field a record's time is when its line was read; with one, the parser reads it from the record.
     const readTime = config.timestamp === undefined ? () => this.readTime() : () => 0;
 
     this.selfAttributes = Object.freeze({ receiver: id });

@@ -63,6 +63,11 @@ export interface ScrapeRow {
   series: number;
   ours: Side;
   stock: Side;
+  /**
+   * The same stall measurement with no scrape, over as long as one of ours takes: what the
+   * machine itself does to the loop (other processes, timers), to read the stalls against.
+   */
+  idleStallMs?: number;
 }
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
@@ -305,7 +310,12 @@ export async function runScrapeBench(cases: readonly Case[] = CASES): Promise<Sc
     } finally {
       await stockServer.close();
     }
-    rows.push({ shape: c.shape, series: c.series, ours, stock });
+    let idleStallMs: number | undefined;
+    for (let i = 0; i < c.stallScrapes; i++) {
+      const { stallMs } = await stallDuring(() => sleep(ours.medianMs));
+      idleStallMs = Math.max(idleStallMs ?? 0, stallMs);
+    }
+    rows.push({ shape: c.shape, series: c.series, ours, stock, idleStallMs });
   }
   return rows;
 }
@@ -325,6 +335,7 @@ export function formatScrapeTable(rows: ScrapeRow[]): string {
     'samples ours / stock',
     'stall ours / stock ms',
     'ticker gap ours / stock ms',
+    'stall, no scrape ms',
   ];
   const ms = (value: number) => value.toFixed(value < 10 ? 2 : 1);
   const pair = (ours: number | undefined, stock: number | undefined) => (ours === undefined || stock === undefined ? '' : `${ms(ours)} / ${ms(stock)}`);
@@ -339,6 +350,7 @@ export function formatScrapeTable(rows: ScrapeRow[]): string {
     `${r.ours.samples} / ${r.stock.samples}`,
     pair(r.ours.stallMs, r.stock.stallMs),
     pair(r.ours.tickerGapMs, r.stock.tickerGapMs),
+    r.idleStallMs === undefined ? '' : ms(r.idleStallMs),
   ]);
   return formatTable(title, headers, body);
 }

@@ -96,7 +96,8 @@ describe('rotation and truncation while lines are written', () => {
   it('copytruncate with the rotated names under the glob: every line counted once; excluded archives unread', async () => {
     const log = join(logs, 'jobs.log');
     writeFileSync(log, '');
-    await start(countingReceiver('joblog/a', [`${log}*`], `    exclude_paths: [${logs}/*.gz]\n`));
+    const agent = await start(countingReceiver('joblog/a', [`${log}*`], `    exclude_paths: [${logs}/*.gz]\n`));
+    const copiesFollowed = () => agent.log().split('\n').filter((entry) => entry.includes('"msg":"following file"') && entry.includes(`"path":"${log}.1"`)).length;
     const lines = new NumberedLines();
     for (let generation = 0; generation < 5; generation += 1) {
       // A copy is recognised by the original's first KiB: the agent must have seen it.
@@ -114,6 +115,9 @@ describe('rotation and truncation while lines are written', () => {
       }
       await copyFile(log, `${log}.1`);
       await truncate(log, 0);
+      // Rotating again before the agent scanned would delete a copy it never saw: logrotate
+      // runs hours apart, not milliseconds.
+      await eventually(() => expect(copiesFollowed()).toBe(generation + 1), 15_000, 20);
     }
     await lines.append(log, 10);
     const counts = await waitForLines(port, 'joblog/a', 0, lines.written);

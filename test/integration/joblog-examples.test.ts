@@ -2,7 +2,7 @@
 // logs, their scrapes compared with golden Prometheus output and checked by promtool.
 // UPDATE_GOLDEN=1 rewrites the golden files from what the agent served.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent, tempDir, waitForLog, type AgentProcess } from '../support/agent-process.js';
@@ -13,10 +13,18 @@ import { samples, scrape, valueIn } from './fixtures/joblog/harness.js';
 const root = resolve(import.meta.dirname, '../..');
 const fixtures = join(import.meta.dirname, 'fixtures/joblog');
 const running: AgentProcess[] = [];
+const directories: string[] = [];
 
 afterEach(async () => {
   await Promise.all(running.splice(0).map((agent) => agent.stop()));
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
 });
+
+function scratchDirectory(prefix: string): string {
+  const directory = tempDir(prefix);
+  directories.push(directory);
+  return directory;
+}
 
 async function runExample(example: string, env: NodeJS.ProcessEnv): Promise<AgentProcess> {
   const agent = startAgent(['run', '--config', join(root, 'config/examples', example)], env);
@@ -58,7 +66,7 @@ function expectPromtoolPasses(exposition: string): void {
 
 describe('config/examples/github-runner.yaml', () => {
   it('serves the runner metric set under its Prometheus names from the runner console log', async () => {
-    const directory = tempDir('joblog-github-runner-');
+    const directory = scratchDirectory('joblog-github-runner-');
     const log = join(directory, 'runner.log');
     copyFileSync(join(fixtures, 'github-runner/runner.log'), log);
     const port = await freePort();
@@ -104,7 +112,7 @@ describe('config/examples/github-runner.yaml', () => {
 
 describe('config/examples/guestkit-worker.yaml', () => {
   it('serves the worker job metrics, durations from paired events, from a JSON job log', async () => {
-    const directory = tempDir('joblog-guestkit-');
+    const directory = scratchDirectory('joblog-guestkit-');
     const log = join(directory, 'jobs.log');
     writeFileSync(log, '');
     const port = await freePort();

@@ -4,7 +4,7 @@
 // lines are written, a graceful restart (exact), a kill -9 (none skipped, repeats only after
 // the last checkpoint), a renamed receiver, partial lines, new files under a glob, and
 // malformed lines mixed with good ones.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { appendFile, copyFile, rename, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -42,6 +42,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await Promise.all(running.splice(0).map((agent) => agent.stop()));
+  rmSync(directory, { recursive: true, force: true });
 });
 
 async function start(receivers: string, ids = ['joblog/a']): Promise<AgentProcess> {

@@ -4,14 +4,13 @@
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Logger, ReceiverSettings } from '../src/component/types.js';
+import type { ReceiverSettings } from '../src/component/types.js';
 import { MetricStore } from '../src/metrics/store.js';
 import { configSchema, SCRAPER_NAMES, type ScraperName } from '../src/receivers/hostmetrics/config.js';
 import { HostmetricsReceiver } from '../src/receivers/hostmetrics/receiver.js';
+import { silentLogger } from '../src/telemetry/silent-logger.js';
 
 export type BenchRow = Record<string, string | number>;
-
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
 function receiverFor(scrapers: readonly ScraperName[]): { receiver: HostmetricsReceiver; meter: MetricStore } {
   const meter = new MetricStore({ scope: 'hostmetrics' });
@@ -19,7 +18,7 @@ function receiverFor(scrapers: readonly ScraperName[]): { receiver: HostmetricsR
     id: 'hostmetrics',
     meter,
     telemetry: new MetricStore({ scope: 'otel-agent' }),
-    logger: silent,
+    logger: silentLogger(),
     status: { report() {} },
     stateDir: '',
   };

@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Logger } from '../src/component/types.js';
 import { MetricStore } from '../src/metrics/store.js';
 import { joblogFactory } from '../src/receivers/joblog/index.js';
+import { silentLogger } from '../src/telemetry/silent-logger.js';
 
 export type Format = 'json' | 'logfmt' | 'regex';
 
@@ -200,20 +200,12 @@ async function runMtail(format: Format, file: string, lines: number, progs: stri
   return { seconds: run.seconds, linesPerSecond: lines / run.seconds, peakRssMiB: run.peakKiB / 1024, counted };
 }
 
-const silentLogger: Logger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  child: () => silentLogger,
-};
-
 /** In the child process: the receiver reads `file` from its start until its line counter reaches `lines`. */
 async function receiverChild(format: Format, file: string, lines: number): Promise<void> {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'joblog-bench-state-'));
   const meter = new MetricStore({ scope: 'joblog/bench' });
   const receiver = joblogFactory.create(
-    { id: 'joblog/bench', meter, telemetry: new MetricStore({ scope: 'otel-agent' }), logger: silentLogger, status: { report: () => undefined }, stateDir },
+    { id: 'joblog/bench', meter, telemetry: new MetricStore({ scope: 'otel-agent' }), logger: silentLogger(), status: { report: () => undefined }, stateDir },
     joblogFactory.configSchema.parse(receiverConfig(format, file)),
   );
   const counted = (): number => {

@@ -12,13 +12,14 @@ import type { Attributes } from '@opentelemetry/api';
 import { PrometheusExporter as StockPrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes as sdkResourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import type { ExporterSettings, Logger, Receiver } from '../src/component/types.js';
+import type { ExporterSettings, Receiver } from '../src/component/types.js';
 import { prometheusFactory, type PrometheusExporter } from '../src/exporters/prometheus/index.js';
 import { resourceFromAttributes } from '../src/metrics/otel.js';
 import { DEFAULT_BUCKETS, MetricStore } from '../src/metrics/store.js';
 import { ViewSet } from '../src/metrics/views.js';
 import { PipelineSource } from '../src/pipeline/source.js';
 import { countSamples, formatTable, freePort, keepAliveAgent, percentile, scrape, sleep, summarise, type Cell } from './support.js';
+import { silentLogger } from '../src/telemetry/silent-logger.js';
 
 export type Shape = 'counter' | 'histogram';
 
@@ -70,8 +71,6 @@ export interface ScrapeRow {
    */
   idleStallMs?: number;
 }
-
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
 /** Four attributes, unique per index: host, device, direction and state. */
 function attributeSets(count: number): Attributes[] {
@@ -135,11 +134,11 @@ async function startOurs(shape: Shape, series: number): Promise<Server> {
   const source = new PipelineSource({
     pipelines: [{ name: 'metrics', receivers: [{ id: 'bench', receiver, meter: store }], processors: [] }],
     resource: resourceFromAttributes(RESOURCE),
-    logger: silent,
+    logger: silentLogger(),
   });
   const settings: ExporterSettings = {
     id: 'prometheus',
-    logger: silent,
+    logger: silentLogger(),
     status: { report() {} },
     stateDir: '',
     telemetry: new MetricStore({ scope: 'otel-agent' }),

@@ -38,7 +38,4 @@ export function createLogger(level: LogLevel = 'info', env: NodeJS.ProcessEnv = 
   ) as unknown as AgentLogger;
 }
 
-/** A logger that prints nothing: for tests and `validate`. */
-export function silentLogger(): AgentLogger {
-  return pino({ level: 'silent' }) as unknown as AgentLogger;
-}
+export { silentLogger } from './silent-logger.js';

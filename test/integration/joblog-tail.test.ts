@@ -22,10 +22,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../../src/component/types.js';
 import { CheckpointStore } from '../../src/receivers/joblog/checkpoint.js';
 import { Tailer } from '../../src/receivers/joblog/tailer.js';
 import type { RefusalReason, TailerOptions } from '../../src/receivers/joblog/tailer.js';
+import { silentLogger } from '../../src/telemetry/silent-logger.js';
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TEST_TIMEOUT_MS = 60_000;
@@ -41,14 +41,6 @@ async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000): P
     await delay(25);
   }
 }
-
-const silentLogger: Logger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  child: () => silentLogger,
-};
 
 /** Writes numbered lines (`line 000042 ...`) and remembers how many it wrote. */
 class NumberedWriter {
@@ -117,7 +109,7 @@ describe('joblog tailer on real files', () => {
       checkpoints: new CheckpointStore(checkpointFile()),
       onLine: (line) => lines.push(line),
       onRefused: (reason) => refused.push(reason),
-      logger: silentLogger,
+      logger: silentLogger(),
       ...options,
     });
     const handle = { tailer, lines, refused };

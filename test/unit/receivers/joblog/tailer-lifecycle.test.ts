@@ -2,13 +2,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../../../../src/component/types.js';
 import { CheckpointStore } from '../../../../src/receivers/joblog/checkpoint.js';
 import { Tailer } from '../../../../src/receivers/joblog/tailer.js';
 import type { TailerOptions } from '../../../../src/receivers/joblog/tailer.js';
+import { silentLogger } from '../../../../src/telemetry/silent-logger.js';
 
-const ignore = (): void => undefined;
-const logger: Logger = { debug: ignore, info: ignore, warn: ignore, error: ignore, child: () => logger };
+const logger = silentLogger();
 
 describe('Tailer lifecycle', () => {
   let directory: string;

@@ -4,9 +4,8 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import type { ViewRule } from '../metrics/views.js';
+import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULT_STATE_DIRECTORY = '/var/lib/otel-agent';
 export const DEFAULT_SERIES_LIMIT = 2000;

@@ -3,7 +3,8 @@
 import { pino } from 'pino';
 import type { Logger } from '../component/types.js';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const SYSLOG_PRIORITY: Record<string, string> = { debug: '<7>', info: '<6>', warn: '<4>', error: '<3>', fatal: '<2>' };
 

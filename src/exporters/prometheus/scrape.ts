@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { MetricSource } from '../../component/types.js';
-import { serialize, type SerializeOptions, type SerializeResult } from './serializer.js';
+import { serializeBytes, type SerializedBytes, type SerializeOptions } from './serializer.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -22,7 +22,7 @@ export class ScrapeError extends Error {
 }
 
 export interface Exposition {
-  result: SerializeResult;
+  result: SerializedBytes;
   body: Buffer;
   /** Set when the scrape asked for gzip. */
   gzipped?: Buffer;
@@ -145,8 +145,8 @@ export class SharedScrape {
     if (!output) {
       output = round.metrics.then(async (metrics) => {
         try {
-          const result = await serialize(metrics, { ...this.options.serializeOptions, format });
-          return { result, body: Buffer.from(result.body, 'utf8') };
+          const result = await serializeBytes(metrics, { ...this.options.serializeOptions, format });
+          return { result, body: result.bytes };
         } catch (error) {
           throw new ScrapeError(500, `serialisation failed: ${oneLine(error)}`);
         }

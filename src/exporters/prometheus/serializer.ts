@@ -8,7 +8,6 @@
 // scrape leaves little garbage. Duplicate series are found through interned label sets
 // rather than a Set of strings. `serialize()` yields to the event loop every `yieldEvery`
 // data points.
-import { isAscii } from 'node:buffer';
 import type { Attributes } from '@opentelemetry/api';
 import type { DataPoint, Histogram, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { AggregationTemporality, DataPointType } from '../../metrics/otel.js';
@@ -44,6 +43,11 @@ export interface SerializeResult {
   dropped: Record<string, number>;
 }
 
+/** The same result with the body as UTF-8 bytes, as it goes on the wire. */
+export interface SerializedBytes extends Omit<SerializeResult, 'body'> {
+  bytes: Buffer;
+}
+
 export const CONTENT_TYPE_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 export const CONTENT_TYPE_OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
@@ -58,6 +62,15 @@ export async function serialize(
   options: SerializeOptions = {},
   yieldEvery: number = DEFAULT_YIELD_EVERY,
 ): Promise<SerializeResult> {
+  return asText(await serializeBytes(metrics, options, yieldEvery));
+}
+
+/** As `serialize`, but the body stays bytes: an exporter sends it without decoding and re-encoding it. */
+export async function serializeBytes(
+  metrics: ResourceMetrics[],
+  options: SerializeOptions = {},
+  yieldEvery: number = DEFAULT_YIELD_EVERY,
+): Promise<SerializedBytes> {
   if (!Number.isInteger(yieldEvery) || yieldEvery < 1) {
     throw new RangeError(`yieldEvery must be a positive integer, got ${yieldEvery}`);
   }
@@ -74,8 +87,12 @@ export function serializeSync(metrics: ResourceMetrics[], options: SerializeOpti
   const steps = new Serialization(metrics, options, Infinity).run();
   for (;;) {
     const step = steps.next();
-    if (step.done) return step.value;
+    if (step.done) return asText(step.value);
   }
+}
+
+function asText({ bytes, series, dropped }: SerializedBytes): SerializeResult {
+  return { body: bytes.toString('utf8'), series, dropped };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -93,9 +110,9 @@ function encode(text: string): Buffer {
 }
 
 /**
- * Bytes written into one reused buffer; each full chunk is decoded to a string (Latin-1,
- * a plain copy, when it is all ASCII), and the strings are joined once at the end. Pieces
- * are never split across chunks, so every chunk holds whole UTF-8 sequences.
+ * Bytes written into one reused buffer; each full chunk is copied out, and the copies are
+ * joined once at the end. The body stays bytes: an exporter sends it without decoding it
+ * to a string and encoding it back.
  */
 class BodyWriter {
   /** A chunk buffer a finished serialisation left behind, for the next one to reuse. */
@@ -103,7 +120,7 @@ class BodyWriter {
 
   private buffer: Buffer;
   private offset = 0;
-  private readonly parts: string[] = [];
+  private readonly parts: Buffer[] = [];
 
   constructor() {
     this.buffer = BodyWriter.spare ?? Buffer.allocUnsafe(CHUNK_BYTES);
@@ -153,16 +170,16 @@ class BodyWriter {
     } while (rest > 0);
   }
 
-  finish(): string {
+  finish(): Buffer {
     this.flush(0);
     if (this.buffer.length === CHUNK_BYTES) BodyWriter.spare = this.buffer;
-    return this.parts.length === 1 ? this.parts[0] : this.parts.join('');
+    return this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
   }
 
   private flush(needed: number): void {
     if (this.offset > 0) {
       const used = this.buffer.subarray(0, this.offset);
-      this.parts.push(used.toString(isAscii(used) ? 'latin1' : 'utf8'));
+      this.parts.push(Buffer.from(used));
       this.offset = 0;
     }
     if (needed > this.buffer.length) this.buffer = Buffer.allocUnsafe(needed);
@@ -387,7 +404,7 @@ class Serialization {
     this.pointLabels = new LabelCompiler(new Set([...EXPORTER_LABELS, ...this.constNames]), this.compiledLabels);
   }
 
-  *run(): Generator<void, SerializeResult, void> {
+  *run(): Generator<void, SerializedBytes, void> {
     const families = this.groupByName();
     if (this.writeTargetInfo) this.writeTargetInfoFamily();
     for (const family of families.values()) {
@@ -409,7 +426,7 @@ class Serialization {
       }
     }
     if (this.openMetrics) this.writer.text('# EOF\n');
-    return { body: this.writer.finish(), series: this.series, dropped: this.dropped };
+    return { bytes: this.writer.finish(), series: this.series, dropped: this.dropped };
   }
 
   /** False when a series with these labels was already written in `group`. */

@@ -10,7 +10,7 @@ import type { Component, ComponentHealth, ComponentStatus, ExporterSettings, Cou
 import { basicAuthenticator, bearerAuthenticator, type Authenticator } from './auth.js';
 import type { PrometheusExporterConfig } from './config.js';
 import { acceptsGzip, negotiateFormat, oneLine, ScrapeError, SharedScrape } from './scrape.js';
-import { CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, type SerializeResult } from './serializer.js';
+import { CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, type SerializedBytes } from './serializer.js';
 import { CertificateReloader, readTlsMaterial, secureContextOptions } from './tls.js';
 
 const SHUTDOWN_GRACE_MS = 1000;
@@ -287,7 +287,7 @@ export class PrometheusExporter implements Component {
     this.self.scrapeDuration.record((performance.now() - started) / 1000, { exporter: id });
   }
 
-  private recordSeries(result: SerializeResult): void {
+  private recordSeries(result: SerializedBytes): void {
     const { id, logger } = this.settings;
     this.self.series.set(result.series, { exporter: id });
     for (const reason of this.droppedReasons) {

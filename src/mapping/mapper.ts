@@ -152,13 +152,13 @@ function attributeReader(
     const attributes = Object.freeze(Object.fromEntries(fixed));
     return { fields: [], bounded, read: () => attributes, all };
   }
+  const sets = new AttributeSets(fixed, fromFields);
+  const values: string[] = new Array(fromFields.length);
   return {
     fields: fromFields.map((attribute) => attribute.field),
     bounded,
     all,
     read(record, fallbackRecord) {
-      const attributes: Attributes = {};
-      for (let i = 0; i < fixed.length; i++) attributes[fixed[i][0]] = fixed[i][1];
       for (let i = 0; i < fromFields.length; i++) {
         const attribute = fromFields[i];
         let text = record[attribute.field];
@@ -168,11 +168,11 @@ function attributeReader(
             refusals.once('missing_field');
             return undefined;
           }
-          attributes[attribute.key] = attribute.fallback;
+          values[i] = attribute.fallback;
           continue;
         }
         if (attribute.map === undefined) {
-          attributes[attribute.key] = text;
+          values[i] = text;
           continue;
         }
         const mapped = attribute.map.get(text) ?? attribute.fallback;
@@ -180,11 +180,62 @@ function attributeReader(
           refusals.once('unmapped_value');
           return undefined;
         }
-        attributes[attribute.key] = mapped;
+        values[i] = mapped;
       }
-      return attributes;
+      return sets.get(values);
     },
   };
+}
+
+/** Attribute sets kept before new ones are built afresh for each record. */
+const MAX_CACHED_ATTRIBUTE_SETS = 4096;
+
+type ValueTree = Map<string, ValueTree | Attributes>;
+
+/**
+ * One frozen attributes object per combination of attribute values, found by a walk of
+ * nested maps (one short lookup per value, no key string built). Handing the store the same
+ * object each time lets it find the series by identity. Past the cap, sets are built afresh
+ * and not frozen, so neither this cache nor the store's grows with an unbounded attribute.
+ */
+class AttributeSets {
+  private readonly root: ValueTree = new Map();
+  private size = 0;
+
+  constructor(
+    private readonly fixed: ReadonlyArray<readonly [string, string]>,
+    private readonly fromFields: readonly CompiledAttribute[],
+  ) {}
+
+  get(values: readonly string[]): Attributes {
+    const last = values.length - 1;
+    let node = this.root;
+    for (let i = 0; i < last; i++) {
+      let next = node.get(values[i]) as ValueTree | undefined;
+      if (next === undefined) {
+        if (this.size >= MAX_CACHED_ATTRIBUTE_SETS) return this.build(values);
+        next = new Map();
+        node.set(values[i], next);
+      }
+      node = next;
+    }
+    let attributes = node.get(values[last]) as Attributes | undefined;
+    if (attributes === undefined) {
+      attributes = this.build(values);
+      if (this.size < MAX_CACHED_ATTRIBUTE_SETS) {
+        this.size++;
+        node.set(values[last], Object.freeze(attributes));
+      }
+    }
+    return attributes;
+  }
+
+  private build(values: readonly string[]): Attributes {
+    const attributes: Attributes = {};
+    for (const [key, value] of this.fixed) attributes[key] = value;
+    for (let i = 0; i < this.fromFields.length; i++) attributes[this.fromFields[i].key] = values[i];
+    return attributes;
+  }
 }
 
 /** Records one measurement with the metric's instrument. */

@@ -164,6 +164,17 @@ describe('compileMapping: refusals', () => {
     expect(t.refused).toEqual(['missing_field', 'non_numeric_value', 'missing_field', 'non_numeric_value']);
   });
 
+  it('counts each attribute set exactly, past the number of sets the mapper keeps ready-made', () => {
+    const t = setup([{ name: 'requests', type: 'counter', attributes: { path: 'path', method: 'method' } }], { seriesLimit: 20_000 });
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 6_000; i++) t.map({ path: `/item/${i}`, method: i % 2 === 0 ? 'GET' : 'PUT' });
+    }
+    const all = points(t.store, 'requests');
+    expect(all).toHaveLength(6_000);
+    expect(all.every((point) => point.value === 2)).toBe(true);
+    expect(all[5_999]).toEqual({ attributes: { path: '/item/5999', method: 'PUT' }, value: 2 });
+  });
+
   it('leaves a free-form attribute to the series limit of the store, which folds the excess into one series', () => {
     const t = setup([{ name: 'requests', type: 'counter', attributes: { path: 'path' } }], { seriesLimit: 100 });
     for (let i = 0; i < 10_000; i++) t.map({ path: `/item/${i}` });

@@ -80,6 +80,34 @@ describe('MetricStore', () => {
     expect(point.startTime).toEqual([2, 0]);
   });
 
+  it('writes a removed or swept series afresh when the same frozen attributes object comes again', () => {
+    const store = new MetricStore({ scope: 'test' });
+    const c = store.counter('c');
+    const attributes = Object.freeze({ k: 'v' });
+    c.add(5, attributes);
+    c.add(1, attributes);
+    expect(points(store, 'c')).toEqual([{ attributes: { k: 'v' }, value: 6 }]);
+    c.remove({ k: 'v' });
+    c.add(1, attributes);
+    expect(points(store, 'c')).toEqual([{ attributes: { k: 'v' }, value: 1 }]);
+    const mark = store.mark();
+    store.sweep(mark);
+    expect(points(store, 'c')).toEqual([]);
+    c.add(2, attributes);
+    expect(points(store, 'c')).toEqual([{ attributes: { k: 'v' }, value: 2 }]);
+  });
+
+  it('folds a frozen attributes object past the series limit on every write, not only its first', () => {
+    const folded: string[] = [];
+    const store = new MetricStore({ scope: 'test', views: new ViewSet([{ instrument: 'c', seriesLimit: 1 }]), onFold: (name) => folded.push(name) });
+    const c = store.counter('c');
+    c.add(1, Object.freeze({ id: 'kept' }));
+    const extra = Object.freeze({ id: 'extra' });
+    for (let i = 0; i < 3; i++) c.add(1, extra);
+    expect(folded).toHaveLength(3);
+    expect(points(store, 'c')).toContainEqual({ attributes: OVERFLOW_ATTRIBUTES, value: 3 });
+  });
+
   it('bounds series for the life of the process and folds the rest into one overflow series', () => {
     const folded: string[] = [];
     const store = new MetricStore({

@@ -283,3 +283,18 @@ export const metricsSchema = z
   );
 
 export type MetricsConfig = z.output<typeof metricsSchema>;
+
+/** Every field a `metrics:` list reads from records: parsers need to give records no others. */
+export function fieldsRead(metrics: readonly MetricMapping[]): Set<string> {
+  const fields = new Set<string>();
+  for (const metric of metrics) {
+    for (const field of Object.keys(metric.match)) fields.add(field);
+    if (metric.value?.kind === 'field') fields.add(metric.value.field);
+    for (const attribute of Object.values(metric.attributes)) fields.add(attribute.field);
+    if (metric.pair !== undefined) {
+      fields.add(metric.pair.key);
+      for (const field of [...Object.keys(metric.pair.start), ...Object.keys(metric.pair.end)]) fields.add(field);
+    }
+  }
+  return fields;
+}

@@ -2,6 +2,7 @@
 // See docs/adr/0007-event-mapping.md.
 export { compileConditions, conditionsSchema, fieldName, type Condition, type Conditions, type RecordPredicate } from './conditions.js';
 export {
+  fieldsRead,
   metricSchema,
   metricsSchema,
   METRIC_TYPES,

@@ -107,7 +107,7 @@ describe('joblog tailer on real files', () => {
       pollIntervalMs: 20,
       rotationGraceMs: 500,
       checkpoints: new CheckpointStore(checkpointFile()),
-      onLine: (line) => lines.push(line),
+      onLine: (bytes, start, end) => lines.push(bytes.toString('utf8', start, end)),
       onRefused: (reason) => refused.push(reason),
       logger: silentLogger(),
       ...options,
@@ -331,7 +331,8 @@ describe('joblog tailer on real files', () => {
     const run = await startTailer({
       paths: [log],
       maxLineBytes: 100,
-      onLine: (line) => {
+      onLine: (bytes, start, end) => {
+        const line = bytes.toString('utf8', start, end);
         if (lineNumber(line) === 3) throw new Error('consumer bug');
         delivered.push(lineNumber(line));
       },

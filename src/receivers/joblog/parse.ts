@@ -3,6 +3,7 @@
 // Each format parser returns a record or the reason it refused the line, and never throws.
 import { z } from 'zod';
 import { compileConditions, conditionsSchema, fieldName, type Conditions, type EventRecord, parseNumber } from '../../mapping/index.js';
+import { JsonFieldScanner } from './json-scan.js';
 
 /** Why a line gave no record. */
 export type ParseRefusal =
@@ -11,6 +12,8 @@ export type ParseRefusal =
   | 'invalid_json'
   /** Valid JSON, but an array, a string, a number... not an object. */
   | 'not_an_object'
+  /** Valid JSON nested too deep to be written back as text (arrays in arrays by the thousand). */
+  | 'too_deep'
   /** An unterminated quote, a key with a quote in it, or a `=` with no key. */
   | 'invalid_logfmt'
   /** The line does not match the format's regex. */
@@ -75,7 +78,16 @@ export function parseJsonLine(input: string): EventRecord | ParseRefusal {
     return isBlank(line) ? 'empty_line' : 'invalid_json';
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not_an_object';
-  const object = parsed as Record<string, unknown>;
+  try {
+    return flattenedInPlace(parsed as Record<string, unknown>);
+  } catch (error) {
+    // JSON.parse takes any depth; writing an array back as text recurses, and may not.
+    if (error instanceof RangeError) return 'too_deep';
+    throw error;
+  }
+}
+
+function flattenedInPlace(object: Record<string, unknown>): EventRecord {
   for (const key in object) {
     const value = object[key];
     switch (typeof value) {
@@ -94,6 +106,26 @@ export function parseJsonLine(input: string): EventRecord | ParseRefusal {
   }
   return object as EventRecord;
 }
+
+/** A line's parser that takes the line's bytes (valid UTF-8, without its newline). */
+export type BytesParser = (bytes: Buffer, start: number, end: number) => EventRecord | ParseRefusal;
+
+/** A parser of text lines, fed the decoded line. */
+function decoding(parse: FormatParser): BytesParser {
+  return (bytes, start, end) => parse(bytes.toString('utf8', start, end));
+}
+
+/**
+ * The JSON parser for consumers that read only `fields` (flattened names): records hold those
+ * fields at least, with the text `parseJsonLine` gives them, and every line gets the outcome it
+ * gets there. Without `fields`, `parseJsonLine` itself.
+ */
+export function compileJsonParser(fields?: Iterable<string>): BytesParser {
+  if (fields === undefined) return decoding(parseJsonLine);
+  const scanner = new JsonFieldScanner<ParseRefusal>(fields, MAX_JSON_DEPTH, parseJsonLine, () => new FieldsConstructor());
+  return (bytes, start, end) => scanner.parse(bytes, start, end);
+}
+
 
 function flattened(object: Record<string, unknown>): EventRecord {
   const record = new FieldsConstructor();
@@ -386,32 +418,39 @@ export interface LineSink {
 /** What became of a line: a record handed on, a refusal reported, or dropped by include/exclude. */
 export type LineOutcome = 'record' | 'refused' | 'filtered';
 
-export type LineParser = (line: string, receivedMs: number) => LineOutcome;
+/** Parses the line in `bytes` from `start` to `end` (valid UTF-8, without its newline) and hands on what it gives. */
+export type LineParser = (bytes: Buffer, start: number, end: number, receivedMs: number) => LineOutcome;
 
-function formatParser(config: LineParserConfig): FormatParser {
+function formatParser(config: LineParserConfig, fields: Iterable<string> | undefined): BytesParser {
   switch (config.format) {
     case 'json':
-      return parseJsonLine;
+      return compileJsonParser(fields);
     case 'logfmt':
-      return parseLogfmtLine;
+      return decoding(parseLogfmtLine);
     case 'regex':
       if (config.regex === undefined) throw new Error('format: regex needs a regex');
-      return compileRegexParser(config.regex);
+      return decoding(compileRegexParser(config.regex));
   }
+}
+
+/** The fields that parsing itself reads: include/exclude conditions and the timestamp. */
+function fieldsParsingReads(config: LineParserConfig): string[] {
+  return [...Object.keys(config.include ?? {}), ...Object.keys(config.exclude ?? {}), ...(config.timestamp ? [config.timestamp.field] : [])];
 }
 
 /**
  * Parses each line, keeps the records that pass `include`/`exclude`, and hands them on with
- * their time: from the timestamp field when configured, else `receivedMs`.
+ * their time: from the timestamp field when configured, else `receivedMs`. With `sinkFields`,
+ * the fields the sink reads, a parser may leave other fields out of records.
  */
-export function compileLineParser(config: LineParserConfig, sink: LineSink): LineParser {
-  const parse = formatParser(config);
+export function compileLineParser(config: LineParserConfig, sink: LineSink, sinkFields?: Iterable<string>): LineParser {
+  const parse = formatParser(config, sinkFields === undefined ? undefined : [...sinkFields, ...fieldsParsingReads(config)]);
   const include = config.include === undefined ? undefined : compileConditions(config.include);
   const exclude = config.exclude === undefined ? undefined : compileConditions(config.exclude);
   const timeField = config.timestamp?.field;
   const parseTime = config.timestamp === undefined ? undefined : timestampParser(config.timestamp.format);
-  return (line, receivedMs) => {
-    const record = parse(line);
+  return (bytes, start, end, receivedMs) => {
+    const record = parse(bytes, start, end);
     if (typeof record === 'string') {
       sink.onRefused(record);
       return 'refused';

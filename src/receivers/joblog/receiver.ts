@@ -2,7 +2,7 @@
 // (parse.ts) and maps records to measurements (the shared mapping). Offsets live in one
 // checkpoint file per state directory, shared by every joblog receiver (shared-checkpoints.ts).
 import type { Counter, Gauge, Receiver, ReceiverSettings } from '../../component/types.js';
-import { compileMapping, type EventMapper, type EventRecord, type MappingRefusal } from '../../mapping/index.js';
+import { compileMapping, fieldsRead, type EventMapper, type EventRecord, type MappingRefusal } from '../../mapping/index.js';
 import { compiledParts, type JoblogConfig } from './config.js';
 import { compileLineParser, type LineParser, type ParseRefusal } from './parse.js';
 import { RefusalCounter } from './refusals.js';
@@ -17,7 +17,7 @@ type Phase = 'created' | 'started' | 'stopped';
 /** The refusals a config can produce before mapping, started at 0. */
 function expectedRefusals(config: JoblogConfig): string[] {
   const reasons: string[] = ['line_too_long', 'invalid_utf8', 'empty_line'];
-  if (config.format === 'json') reasons.push('invalid_json', 'not_an_object');
+  if (config.format === 'json') reasons.push('invalid_json', 'not_an_object', 'too_deep');
   if (config.format === 'logfmt') reasons.push('invalid_logfmt');
   if (config.format === 'regex') reasons.push('no_match');
   if (config.timestamp !== undefined) reasons.push('missing_timestamp', 'invalid_timestamp');
@@ -63,7 +63,7 @@ export class JoblogReceiver implements Receiver {
     this.parse = compileLineParser(lineParser, {
       onRecord: (record: EventRecord, timeMs: number) => this.mapper.map(record, timeMs),
       onRefused: (reason: ParseRefusal) => this.refusals.refuse(reason, this.currentPath),
-    });
+    }, fieldsRead(metrics));
 
     // Without a timestamp field a record's time is when its line was read; with one, the parser reads it from the record.
     const readTime = config.timestamp === undefined ? () => this.readTime() : () => 0;
@@ -100,9 +100,9 @@ export class JoblogReceiver implements Receiver {
       checkpoints: this.checkpoints,
       claim: (identity, path) => this.checkpoints.claim(identity, path),
       release: (identity) => this.checkpoints.release(identity),
-      onLine: (line: string, source: LineSource) => {
+      onLine: (bytes: Buffer, start: number, end: number, source: LineSource) => {
         this.currentPath = source.path;
-        this.parse(line, readTime());
+        this.parse(bytes, start, end, readTime());
       },
       onRefused: (reason: RefusalReason, source: LineSource) => this.refusals.refuse(reason, source.path),
       logger,

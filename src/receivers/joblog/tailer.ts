@@ -55,8 +55,11 @@ export interface TailerOptions {
    */
   claim?(identity: string, path: string): boolean;
   release?(identity: string): void;
-  /** Called synchronously for each complete line, without its `\n` (or `\r\n`). */
-  onLine(line: string, source: LineSource): void;
+  /**
+   * Called synchronously for each complete line: its bytes, checked to be UTF-8, from `start`
+   * to `end`, without its `\n` (or `\r\n`). The buffer is reused once the call returns.
+   */
+  onLine(bytes: Buffer, start: number, end: number, source: LineSource): void;
   onRefused(reason: RefusalReason, source: LineSource): void;
   logger: Logger;
 }
@@ -92,7 +95,7 @@ const BIRTH_CLOCK_SLACK_MS = 1000;
 const WARNING_INTERVAL_MS = 60_000;
 
 export interface LineSink {
-  line(text: string): void;
+  line(bytes: Buffer, start: number, end: number): void;
   refuse(reason: RefusalReason): void;
 }
 
@@ -194,7 +197,7 @@ export class LineAssembler {
     if (end > start && bytes[end - 1] === CARRIAGE_RETURN) end -= 1;
     if (end - start > this.maxLineBytes) sink.refuse('line_too_long');
     else if (!knownValid && !isUtf8(bytes.subarray(start, end))) sink.refuse('invalid_utf8');
-    else sink.line(bytes.toString('utf8', start, end));
+    else sink.line(bytes, start, end);
   }
 }
 
@@ -248,7 +251,8 @@ export class Tailer {
   private readonly logger: Logger;
   private readonly files = new Map<string, TrackedFile>();
   private ghosts: Ghost[] = [];
-  private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  /** Two, so that one is read into while the other is cut into lines. */
+  private readonly chunks = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)];
   private readonly counters = {
     linesEmitted: 0,
     bytesRead: 0,
@@ -702,20 +706,39 @@ export class Tailer {
     this.commit(file, now);
   }
 
+  /**
+   * Reads the file up to `size`, at most the budget of one round. The next chunk is read while
+   * this one is cut into lines, so reading and parsing overlap: a 1M-line log waited on its
+   * reads for a tenth of its time when they took turns.
+   */
   private async drain(file: TrackedFile, size: number, now: number): Promise<boolean> {
     const handle = file.handle as FileHandle;
     let budget = MAX_BYTES_PER_FILE_PER_POLL;
-    while (file.lines.position < size && !this.stopping) {
-      if (budget <= 0) return true;
-      const { bytesRead } = await handle.read(this.chunk, 0, CHUNK_BYTES, file.lines.position);
-      if (bytesRead === 0) break;
-      file.lines.push(this.chunk.subarray(0, bytesRead), file.sink);
-      this.counters.bytesRead += bytesRead;
-      budget -= bytesRead;
-      file.lastGrowthAt = now;
-      this.commit(file, now);
+    let position = file.lines.position;
+    let turn = 0;
+    const readAhead = () =>
+      position < size && budget > 0 && !this.stopping ? handle.read(this.chunks[turn], 0, CHUNK_BYTES, position) : undefined;
+    let reading = readAhead();
+    try {
+      while (reading !== undefined) {
+        const { bytesRead } = await reading;
+        reading = undefined;
+        if (bytesRead === 0) break;
+        const chunk = this.chunks[turn].subarray(0, bytesRead);
+        position += bytesRead;
+        budget -= bytesRead;
+        turn ^= 1;
+        reading = readAhead();
+        file.lines.push(chunk, file.sink);
+        this.counters.bytesRead += bytesRead;
+        file.lastGrowthAt = now;
+        this.commit(file, now);
+      }
+    } finally {
+      // A read still under way fills one of the chunks: it must end before a chunk is used again or the file closed.
+      await reading?.catch(() => undefined);
     }
-    return false;
+    return budget <= 0 && file.lines.position < size && !this.stopping;
   }
 
   /** Resolves new files that looked like copies of a file still being read. */
@@ -841,10 +864,10 @@ export class Tailer {
    */
   private sinkFor(source: () => LineSource): LineSink {
     return {
-      line: (text) => {
+      line: (bytes, start, end) => {
         this.counters.linesEmitted += 1;
         try {
-          this.options.onLine(text, source());
+          this.options.onLine(bytes, start, end, source());
         } catch (error) {
           this.consumerFailed(error);
         }

@@ -5,7 +5,7 @@ import type { LineSink, RefusalReason } from '../../../../src/receivers/joblog/t
 function collector(): LineSink & { lines: string[]; refused: RefusalReason[] } {
   const lines: string[] = [];
   const refused: RefusalReason[] = [];
-  return { lines, refused, line: (text) => lines.push(text), refuse: (reason) => refused.push(reason) };
+  return { lines, refused, line: (bytes, start, end) => lines.push(bytes.toString('utf8', start, end)), refuse: (reason) => refused.push(reason) };
 }
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'utf8');

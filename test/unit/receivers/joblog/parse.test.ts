@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { expectedMessage, pathText } from '../../../../src/config/errors.js';
-import { compileMapping, metricsSchema, type EventRecord, type MappingRefusal } from '../../../../src/mapping/index.js';
+import { compileMapping, fieldsRead, metricsSchema, type EventRecord, type MappingRefusal } from '../../../../src/mapping/index.js';
 import { MetricStore } from '../../../../src/metrics/store.js';
 import {
   compileLineParser,
@@ -10,6 +10,8 @@ import {
   parseJsonLine,
   parseLogfmtLine,
   timestampParser,
+  type LineOutcome,
+  type LineParser,
   type LineParserConfig,
   type ParseRefusal,
 } from '../../../../src/receivers/joblog/parse.js';
@@ -40,6 +42,7 @@ describe('parseJsonLine', () => {
     ['a JSON string', '"completed"', 'not_an_object'],
     ['a JSON number', '42', 'not_an_object'],
     ['JSON null', 'null', 'not_an_object'],
+    ['arrays nested deeper than they can be written back', `{"a":${'['.repeat(200_000)}${']'.repeat(200_000)}}`, 'too_deep'],
   ])('reads %s', (_name, line, expected) => {
     expect(fields(parseJsonLine(line))).toEqual(expected);
   });
@@ -182,12 +185,18 @@ describe('timestamps', () => {
   });
 });
 
+/** A line handed to a line parser as the tailer hands it: its bytes. */
+function feed(parse: LineParser, line: string, receivedMs: number): LineOutcome {
+  const bytes = Buffer.from(line);
+  return parse(bytes, 0, bytes.length, receivedMs);
+}
+
 describe('compileLineParser', () => {
   function run(config: LineParserConfig, lines: string[], receivedMs = 42) {
     const records: Array<[Record<string, string | undefined>, number]> = [];
     const refused: ParseRefusal[] = [];
     const parse = compileLineParser(config, { onRecord: (record, timeMs) => records.push([{ ...record }, timeMs]), onRefused: (reason) => refused.push(reason) });
-    const outcomes = lines.map((line) => parse(line, receivedMs));
+    const outcomes = lines.map((line) => feed(parse, line, receivedMs));
     return { records, refused, outcomes };
   }
 
@@ -255,14 +264,12 @@ describe('parser and mapper together', () => {
     const store = new MetricStore({ scope: 'joblog/test' });
     const refused = new Map<string, number>();
     const refuse = (reason: ParseRefusal | MappingRefusal) => refused.set(reason, (refused.get(reason) ?? 0) + 1);
-    const mapper = compileMapping(
-      metricsSchema.parse([
-        { name: 'jobs', type: 'counter', match: { event: 'completed' }, attributes: { status: { field: 'status', map: { ok: 'success', failed: 'failure' } } } },
-        { name: 'job.duration', type: 'histogram', value: 'duration_s', match: { event: 'completed' } },
-      ]),
-      { meter: store, onRefused: refuse },
-    );
-    const parse = compileLineParser({ format: 'json', timestamp: { field: 'time', format: 'unix_ms' } }, { onRecord: mapper.map, onRefused: refuse });
+    const mapping = metricsSchema.parse([
+      { name: 'jobs', type: 'counter', match: { event: 'completed' }, attributes: { status: { field: 'status', map: { ok: 'success', failed: 'failure' } } } },
+      { name: 'job.duration', type: 'histogram', value: 'duration_s', match: { event: 'completed' } },
+    ]);
+    const mapper = compileMapping(mapping, { meter: store, onRefused: refuse });
+    const parse = compileLineParser({ format: 'json', timestamp: { field: 'time', format: 'unix_ms' } }, { onRecord: mapper.map, onRefused: refuse }, fieldsRead(mapping));
 
     // Every fifth line is good; the others cycle through each way a line can be bad.
     const malformed: Array<[string, string]> = [
@@ -284,12 +291,12 @@ describe('parser and mapper together', () => {
       if (i % 5 === 4) {
         const seconds = i % 17;
         const status = i % 2 === 0 ? 'ok' : 'failed';
-        parse(JSON.stringify({ time: 1_767_602_596_000 + i, event: 'completed', status, duration_s: seconds }), 0);
+        feed(parse, JSON.stringify({ time: 1_767_602_596_000 + i, event: 'completed', status, duration_s: seconds }), 0);
         good++;
         goodSeconds += seconds;
       } else {
         const [line, reason] = malformed[i % malformed.length];
-        parse(line, 0);
+        feed(parse, line, 0);
         expected.set(reason, (expected.get(reason) ?? 0) + 1);
       }
     }

@@ -7,6 +7,7 @@ import { MetricStore } from '../src/metrics/store.js';
 import {
   compileJsonParser,
   compileLineParser,
+  compileLogfmtParser,
   compileRegexParser,
   parseJsonLine,
   parseLogfmtLine,
@@ -134,6 +135,7 @@ export function runParseBench(): BenchRow[] {
     formatRow('json', json, parseJsonLine),
     bytesRow('json, fields read only', json, compileJsonParser(fieldsRead(JOB_METRICS))),
     formatRow('logfmt', logfmt, parseLogfmtLine),
+    bytesRow('logfmt, fields read only', logfmt, compileLogfmtParser(fieldsRead(JOB_METRICS))),
     formatRow('regex', runner, regex),
     pipelineRow('json', json, { format: 'json', timestamp }, JOB_METRICS),
     pipelineRow('logfmt', logfmt, { format: 'logfmt', timestamp }, JOB_METRICS),

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { compileConditions, conditionsSchema, fieldName, type Conditions, type EventRecord, parseNumber } from '../../mapping/index.js';
 import { JsonFieldScanner } from './json-scan.js';
+import { LogfmtFieldScanner } from './logfmt-scan.js';
 
 /** Why a line gave no record. */
 export type ParseRefusal =
@@ -126,6 +127,16 @@ export function compileJsonParser(fields?: Iterable<string>): BytesParser {
   return (bytes, start, end) => scanner.parse(bytes, start, end);
 }
 
+/**
+ * The logfmt parser for consumers that read only `fields`: records hold those fields at least,
+ * with the text `parseLogfmtLine` gives them, and every line gets the outcome it gets there.
+ * Without `fields`, `parseLogfmtLine` itself.
+ */
+export function compileLogfmtParser(fields?: Iterable<string>): BytesParser {
+  if (fields === undefined) return decoding(parseLogfmtLine);
+  const scanner = new LogfmtFieldScanner<ParseRefusal>(fields, parseLogfmtLine, () => new FieldsConstructor());
+  return (bytes, start, end) => scanner.parse(bytes, start, end);
+}
 
 function flattened(object: Record<string, unknown>): EventRecord {
   const record = new FieldsConstructor();
@@ -426,7 +437,7 @@ function formatParser(config: LineParserConfig, fields: Iterable<string> | undef
     case 'json':
       return compileJsonParser(fields);
     case 'logfmt':
-      return decoding(parseLogfmtLine);
+      return compileLogfmtParser(fields);
     case 'regex':
       if (config.regex === undefined) throw new Error('format: regex needs a regex');
       return decoding(compileRegexParser(config.regex));

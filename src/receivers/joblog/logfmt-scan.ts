@@ -1,0 +1,184 @@
+// A logfmt line read from its bytes for the fields a config uses, and no others.
+//
+// `parseLogfmtLine` needs the line as a string and makes a key and a value string of every
+// pair, though a config reads three or four fields. This scanner walks the line's bytes with
+// the same grammar, compares each key in place with the wanted names, and makes strings only
+// of the wanted fields' values, with the text `parseLogfmtLine` gives them.
+//
+// Every line it would refuse (an unterminated quote, a quote in a key, a `=` with no key, text
+// after a closing quote, no pair at all) goes to `fallback`, the full parser, which gives the
+// refusal: the outcome for every line, refusal or record, is exactly the full parser's.
+import type { EventRecord } from '../../mapping/index.js';
+import { FieldTexts, propertyKey, SharedTexts } from './texts.js';
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const EQUALS = 0x3d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const CARRIAGE_RETURN = 0x0d;
+const FIRST_NON_ASCII = 0x80;
+
+/** A name the scanner looks for. */
+interface Target {
+  readonly name: string;
+  /** The name as UTF-8, compared with keys in place. */
+  readonly bytes: Buffer;
+  readonly texts: FieldTexts;
+}
+
+/** The text of `\` and the character `code`, as `parseLogfmtLine` reads it; undefined: kept as written. */
+function escapeText(code: number): string | undefined {
+  switch (code) {
+    case 0x6e: // n
+      return '\n';
+    case 0x74: // t
+      return '\t';
+    case 0x72: // r
+      return '\r';
+    case QUOTE:
+      return '"';
+    case BACKSLASH:
+      return '\\';
+    default:
+      return undefined;
+  }
+}
+
+/** Whether `bytes` has `name` from `at` on (the caller checked there is room). */
+function sameBytes(name: Buffer, bytes: Buffer, at: number): boolean {
+  for (let i = 0; i < name.length; i++) if (name[i] !== bytes[at + i]) return false;
+  return true;
+}
+
+export class LogfmtFieldScanner<Refusal extends string> {
+  /** Targets by their name's length in bytes, compared in place without making the key a string. */
+  private readonly byLength: Target[][] = [];
+  /** For keys with non-ASCII bytes, found by their decoded text as the full parser finds them. */
+  private readonly byName = new Map<string, Target>();
+  /** Whether some name is not ASCII: else a non-ASCII key never matches, and is not decoded. */
+  private readonly nonAsciiNames: boolean;
+  private readonly texts = new SharedTexts();
+
+  /**
+   * @param fields the field names records must have when the line has them
+   * @param fallback the full parser, for every line this scanner refuses
+   * @param newRecord an empty record, as the full parser makes them
+   */
+  constructor(
+    fields: Iterable<string>,
+    private readonly fallback: (line: string) => EventRecord | Refusal,
+    private readonly newRecord: () => Record<string, string>,
+  ) {
+    for (const name of new Set(fields)) {
+      const bytes = Buffer.from(name);
+      // A name with a lone surrogate is no decoded key's text: it is never in a record.
+      if (bytes.toString() !== name) continue;
+      const target: Target = { name: propertyKey(name), bytes, texts: new FieldTexts(this.texts) };
+      this.byName.set(name, target);
+      (this.byLength[bytes.length] ??= []).push(target);
+    }
+    this.nonAsciiNames = [...this.byName.keys()].some((name) => Buffer.byteLength(name) !== name.length);
+  }
+
+  /** The record of the line in `bytes` from `start` to `end` (no newline), or the fallback's outcome. */
+  parse(bytes: Buffer, start: number, end: number): EventRecord | Refusal {
+    // As the full parser strips them: a leading byte order mark, a trailing CR.
+    let at = start;
+    if (end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf) at += 3;
+    let lineEnd = end;
+    if (lineEnd > at && bytes[lineEnd - 1] === CARRIAGE_RETURN) lineEnd--;
+    const record = this.newRecord();
+    let pairs = 0;
+    while (at < lineEnd) {
+      let code = bytes[at];
+      if (code === SPACE || code === TAB) {
+        at++;
+        continue;
+      }
+      const keyStart = at;
+      let nonAscii = false;
+      while (at < lineEnd) {
+        code = bytes[at];
+        // Most key bytes are letters, past every byte that means something.
+        if (code > EQUALS && code < FIRST_NON_ASCII) {
+          at++;
+          continue;
+        }
+        if (code === EQUALS || code === SPACE || code === TAB) break;
+        if (code === QUOTE) return this.refused(bytes, start, end);
+        if (code >= FIRST_NON_ASCII) nonAscii = true;
+        at++;
+      }
+      if (at === keyStart) return this.refused(bytes, start, end);
+      const target = !nonAscii
+        ? this.target(bytes, keyStart, at)
+        : this.nonAsciiNames
+          ? this.byName.get(bytes.toString('utf8', keyStart, at))
+          : undefined;
+      pairs++;
+      if (at === lineEnd || code !== EQUALS) {
+        // A bare key.
+        if (target !== undefined) record[target.name] = 'true';
+        continue;
+      }
+      at++;
+      if (at === lineEnd || bytes[at] !== QUOTE) {
+        const valueStart = at;
+        while (at < lineEnd) {
+          code = bytes[at];
+          if (code <= SPACE && (code === SPACE || code === TAB)) break;
+          at++;
+        }
+        if (target !== undefined) record[target.name] = target.texts.text(bytes, valueStart, at);
+        continue;
+      }
+      const valueStart = ++at;
+      let escaped = false;
+      for (;;) {
+        if (at >= lineEnd) return this.refused(bytes, start, end);
+        code = bytes[at];
+        if (code === QUOTE) break;
+        if (code === BACKSLASH) {
+          // The next byte is taken whatever it is: a non-ASCII character's other bytes are never a quote.
+          escaped = true;
+          at += 2;
+        } else at++;
+      }
+      if (target !== undefined) record[target.name] = escaped ? this.unescaped(bytes, valueStart, at) : target.texts.text(bytes, valueStart, at);
+      at++;
+      if (at < lineEnd) {
+        code = bytes[at];
+        if (code !== SPACE && code !== TAB) return this.refused(bytes, start, end);
+      }
+    }
+    return pairs === 0 ? this.refused(bytes, start, end) : record;
+  }
+
+  /** The full parser's refusal of the line. */
+  private refused(bytes: Buffer, start: number, end: number): EventRecord | Refusal {
+    return this.fallback(bytes.toString('utf8', start, end));
+  }
+
+  private target(bytes: Buffer, keyStart: number, keyEnd: number): Target | undefined {
+    const candidates = this.byLength[keyEnd - keyStart];
+    if (candidates === undefined) return undefined;
+    for (let c = 0; c < candidates.length; c++) if (sameBytes(candidates[c].bytes, bytes, keyStart)) return candidates[c];
+    return undefined;
+  }
+
+  /** A quoted value's text between its quotes, its escapes read as the full parser reads them. */
+  private unescaped(bytes: Buffer, start: number, end: number): string {
+    let text = '';
+    let segmentStart = start;
+    for (let at = start; at < end; at++) {
+      if (bytes[at] !== BACKSLASH) continue;
+      const escape = escapeText(bytes[at + 1]);
+      at++;
+      if (escape === undefined) continue;
+      text += bytes.toString('utf8', segmentStart, at - 1) + escape;
+      segmentStart = at + 1;
+    }
+    return text + bytes.toString('utf8', segmentStart, end);
+  }
+}

@@ -5,6 +5,7 @@
 // Bad input never throws here: each problem is reported through `onRefused` with a reason and
 // only the measurement concerned is skipped; the record's other metrics are still recorded.
 import type { Attributes, Meter, UpDownCounter } from '../component/types.js';
+import { ownCopy } from '../metrics/own-copy.js';
 import { compileConditions, type RecordPredicate } from './conditions.js';
 import type { AttributeSource, MetricMapping, PairConfig, ValueSource } from './config.js';
 import { MAPPING_REFUSALS, type EventRecord, type MappingRefusal } from './record.js';
@@ -215,17 +216,16 @@ class AttributeSets {
       if (next === undefined) {
         if (this.size >= MAX_CACHED_ATTRIBUTE_SETS) return this.build(values);
         next = new Map();
-        node.set(values[i], next);
+        node.set(ownCopy(values[i]), next);
       }
       node = next;
     }
     let attributes = node.get(values[last]) as Attributes | undefined;
     if (attributes === undefined) {
-      attributes = this.build(values);
-      if (this.size < MAX_CACHED_ATTRIBUTE_SETS) {
-        this.size++;
-        node.set(values[last], Object.freeze(attributes));
-      }
+      if (this.size >= MAX_CACHED_ATTRIBUTE_SETS) return this.build(values);
+      this.size++;
+      attributes = Object.freeze(this.build(values.map(ownCopy)));
+      node.set(attributes[this.fromFields[last].key] as string, attributes);
     }
     return attributes;
   }
@@ -357,7 +357,7 @@ function pairMetric(
     const kept: Record<string, string> = {};
     for (const field of attributes.fields) {
       const text = event[field];
-      if (typeof text === 'string') kept[field] = text;
+      if (typeof text === 'string') kept[field] = ownCopy(text);
     }
     return kept;
   };
@@ -390,7 +390,7 @@ function pairMetric(
         if (open.size >= pair.maxOpen) drop(open.keys().next().value!, 'pair_evicted');
         active?.counter.add(1, active.attributes);
       }
-      open.set(key, { startMs: timeMs, openedMs: nowMs, fields: keep(event) });
+      open.set(ownCopy(key), { startMs: timeMs, openedMs: nowMs, fields: keep(event) });
     },
     refresh: expire,
     openPairs: () => open.size,

@@ -19,6 +19,7 @@ import type {
   UpDownCounter,
 } from '../component/types.js';
 import { AggregationTemporality, DataPointType, ValueType } from './otel.js';
+import { ownCopy } from './own-copy.js';
 import { ViewSet, type StreamSettings } from './views.js';
 
 /** OpenTelemetry's default explicit bucket bounds. */
@@ -64,7 +65,8 @@ function freezeCopy(attributes: Attributes): Attributes {
   for (const name in attributes) {
     const value = attributes[name];
     if (value === undefined) continue;
-    copy[name] = Array.isArray(value) ? (Object.freeze([...value]) as typeof value) : value;
+    if (typeof value === 'string') copy[name] = ownCopy(value);
+    else copy[name] = Array.isArray(value) ? (Object.freeze([...value]) as typeof value) : value;
   }
   return Object.freeze(copy);
 }

@@ -1,6 +1,7 @@
 // From a log line to a record of text fields: `json`, `logfmt`, or a `regex` with named
 // groups; then `include`/`exclude` conditions and, when asked, the record's time from a field.
 // Each format parser returns a record or the reason it refused the line, and never throws.
+import { isAscii } from 'node:buffer';
 import { z } from 'zod';
 import { compileConditions, conditionsSchema, fieldName, type Conditions, type EventRecord, parseNumber } from '../../mapping/index.js';
 import { JsonFieldScanner } from './json-scan.js';
@@ -46,6 +47,11 @@ function stripLine(line: string): string {
   const start = line.charCodeAt(0) === BYTE_ORDER_MARK ? 1 : 0;
   const end = line.charCodeAt(line.length - 1) === CARRIAGE_RETURN ? line.length - 1 : line.length;
   return start === 0 && end === line.length ? line : line.slice(start, end);
+}
+
+/** A character that is neither whitespace (to `trim`) nor anything but ASCII. */
+function isVisibleAscii(code: number): boolean {
+  return code > SPACE && code < 0x7f;
 }
 
 function isBlank(line: string): boolean {
@@ -114,6 +120,25 @@ export type BytesParser = (bytes: Buffer, start: number, end: number) => EventRe
 /** A parser of text lines, fed the decoded line. */
 function decoding(parse: FormatParser): BytesParser {
   return (bytes, start, end) => parse(bytes.toString('utf8', start, end));
+}
+
+/**
+ * A parser of text lines, fed slices of its chunk decoded once: the tailer hands on the lines
+ * of one read with the same buffer, and a slice costs a fraction of a decode per line (a
+ * fifth of a regex line's time). Only ASCII chunks, whose bytes are their characters; others
+ * are decoded line by line. Slices point into the chunk's text: what is kept for long is
+ * copied where it is kept (`ownCopy`).
+ */
+function decodingByChunk(parse: FormatParser): BytesParser {
+  let chunk: Buffer | undefined;
+  let chunkText: string | undefined;
+  return (bytes, start, end) => {
+    if (bytes !== chunk) {
+      chunk = bytes;
+      chunkText = isAscii(bytes) ? bytes.toString('latin1') : undefined;
+    }
+    return parse(chunkText === undefined ? bytes.toString('utf8', start, end) : chunkText.slice(start, end));
+  };
 }
 
 /**
@@ -282,8 +307,10 @@ export function compileRegexParser(pattern: string): FormatParser {
   const regex = new RegExp(pattern);
   return (input) => {
     const line = stripLine(input);
-    if (isBlank(line)) return 'empty_line';
     const match = regex.exec(line);
+    // A blank line is refused as one even where the regex would take it; a line starting with a
+    // visible character is not blank, which spares most lines the look at the whole line.
+    if (line.length === 0 || (!isVisibleAscii(line.charCodeAt(0)) && isBlank(line))) return 'empty_line';
     return match === null ? 'no_match' : (match.groups as EventRecord);
   };
 }
@@ -440,7 +467,7 @@ function formatParser(config: LineParserConfig, fields: Iterable<string> | undef
       return compileLogfmtParser(fields);
     case 'regex':
       if (config.regex === undefined) throw new Error('format: regex needs a regex');
-      return decoding(compileRegexParser(config.regex));
+      return decodingByChunk(compileRegexParser(config.regex));
   }
 }
 

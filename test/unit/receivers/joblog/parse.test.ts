@@ -200,6 +200,31 @@ describe('compileLineParser', () => {
     return { records, refused, outcomes };
   }
 
+  it('reads regex lines of one chunk, ASCII or not, as the tailer hands them on: several from one buffer', () => {
+    const records: Array<Record<string, string | undefined>> = [];
+    const refused: ParseRefusal[] = [];
+    const parse = compileLineParser(
+      { format: 'regex', regex: '^(?<key>[^=\\s]*)\\s*(?:=(?<value>.*))?$' },
+      { onRecord: (record) => records.push({ ...record }), onRefused: (reason) => refused.push(reason) },
+    );
+    for (const text of ['a=1\nb=two words\n \t\nno match\n', 'é=ü\nc=3\n\u00a0\n']) {
+      const chunk = Buffer.from(text);
+      let start = 0;
+      for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
+        parse(chunk, start, newline, 0);
+        start = newline + 1;
+      }
+    }
+    expect(records).toEqual([
+      { key: 'a', value: '1' },
+      { key: 'b', value: 'two words' },
+      { key: 'é', value: 'ü' },
+      { key: 'c', value: '3' },
+    ]);
+    // Blank lines are refused as such although the regex would take them.
+    expect(refused).toEqual(['empty_line', 'no_match', 'empty_line']);
+  });
+
   it('hands records on with the time the line was read when no timestamp field is set', () => {
     expect(run({ format: 'logfmt' }, ['a=1', 'oops="'])).toEqual({ records: [[{ a: '1' }, 42]], refused: ['invalid_logfmt'], outcomes: ['record', 'refused'] });
   });

@@ -27,8 +27,8 @@ interface Target {
   readonly texts: FieldTexts;
 }
 
-/** The text of `\` and the character `code`, as `parseLogfmtLine` reads it; undefined: kept as written. */
-function escapeText(code: number): string | undefined {
+/** The text of `\` and the character `code` in a quoted logfmt value; undefined: an unknown escape, kept as written. */
+export function escapeText(code: number): string | undefined {
   switch (code) {
     case 0x6e: // n
       return '\n';

@@ -5,7 +5,7 @@ import { isAscii } from 'node:buffer';
 import { z } from 'zod';
 import { compileConditions, conditionsSchema, fieldName, type Conditions, type EventRecord, parseNumber } from '../../mapping/index.js';
 import { JsonFieldScanner } from './json-scan.js';
-import { LogfmtFieldScanner } from './logfmt-scan.js';
+import { escapeText, LogfmtFieldScanner } from './logfmt-scan.js';
 
 /** Why a line gave no record. */
 export type ParseRefusal =
@@ -184,20 +184,8 @@ function addFields(record: Record<string, string>, prefix: string, object: Recor
 // logfmt -------------------------------------------------------------------------------------
 
 function unescaped(code: number): string {
-  switch (code) {
-    case 0x6e: // n
-      return '\n';
-    case 0x74: // t
-      return '\t';
-    case 0x72: // r
-      return '\r';
-    case QUOTE:
-    case BACKSLASH:
-      return String.fromCharCode(code);
-    default:
-      // Unknown escapes keep their backslash: nothing the writer meant is dropped.
-      return '\\' + String.fromCharCode(code);
-  }
+  // Unknown escapes keep their backslash: nothing the writer meant is dropped.
+  return escapeText(code) ?? '\\' + String.fromCharCode(code);
 }
 
 /**

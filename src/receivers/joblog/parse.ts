@@ -49,7 +49,7 @@ function stripLine(line: string): string {
   return start === 0 && end === line.length ? line : line.slice(start, end);
 }
 
-/** A character that is neither whitespace (to `trim`) nor anything but ASCII. */
+/** Printable ASCII other than the space: a line that starts with one is not blank. */
 function isVisibleAscii(code: number): boolean {
   return code > SPACE && code < 0x7f;
 }
@@ -444,7 +444,11 @@ export interface LineSink {
 /** What became of a line: a record handed on, a refusal reported, or dropped by include/exclude. */
 export type LineOutcome = 'record' | 'refused' | 'filtered';
 
-/** Parses the line in `bytes` from `start` to `end` (valid UTF-8, without its newline) and hands on what it gives. */
+/**
+ * Parses the line in `bytes` from `start` to `end` (valid UTF-8, without its newline) and
+ * hands on what it gives. A buffer object handed in again must hold the same bytes (the
+ * tailer hands each read in a view of its own): parsers may keep what they decoded of it.
+ */
 export type LineParser = (bytes: Buffer, start: number, end: number, receivedMs: number) => LineOutcome;
 
 function formatParser(config: LineParserConfig, fields: Iterable<string> | undefined): BytesParser {

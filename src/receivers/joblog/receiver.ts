@@ -60,10 +60,12 @@ export class JoblogReceiver implements Receiver {
       meter: settings.meter,
       onRefused: (reason: MappingRefusal) => this.refusals.refuse(reason, this.currentPath),
     });
-    this.parse = compileLineParser(lineParser, {
+    const sink = {
       onRecord: (record: EventRecord, timeMs: number) => this.mapper.map(record, timeMs),
       onRefused: (reason: ParseRefusal) => this.refusals.refuse(reason, this.currentPath),
-    }, fieldsRead(metrics));
+    };
+    // Parsers make strings of these fields only.
+    this.parse = compileLineParser(lineParser, sink, fieldsRead(metrics));
 
     // Without a timestamp field a record's time is when its line was read; with one, the parser reads it from the record.
     const readTime = config.timestamp === undefined ? () => this.readTime() : () => 0;

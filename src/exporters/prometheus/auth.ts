@@ -1,5 +1,6 @@
 // HTTP authentication of /metrics: basic auth against a bcrypt hash, or a bearer token.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import bcrypt from 'bcryptjs';
 
 export interface Authenticator {
@@ -20,15 +21,91 @@ function sameSecret(given: string, expected: Buffer): boolean {
   return timingSafeEqual(digest(given), expected);
 }
 
-export function bearerAuthenticator(token: string): Authenticator {
-  const expected = digest(token);
+/** Checks against `token`, or against what `token()` gives at the time of each check. */
+export function bearerAuthenticator(token: string | (() => Promise<string>)): Authenticator {
+  let expected = typeof token === 'string' ? digest(token) : undefined;
+  let expectedFor: string | undefined;
   return {
     challenge: `Bearer realm="${REALM}"`,
     async check(authorization) {
+      if (typeof token !== 'string') {
+        const current = await token();
+        if (current !== expectedFor) {
+          expected = digest(current);
+          expectedFor = current;
+        }
+      }
       const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
-      return match !== null && sameSecret(match[1], expected);
+      return match !== null && sameSecret(match[1], expected!);
     },
   };
+}
+
+/** Reads a token file: its content without surrounding whitespace, which must not be empty. */
+export async function readTokenFile(path: string): Promise<string> {
+  let token: string;
+  try {
+    token = (await readFile(path, 'utf8')).trim();
+  } catch (error) {
+    throw new Error(`bearer_token_file: cannot read "${path}": ${(error as Error).message}`);
+  }
+  if (!token) throw new Error(`bearer_token_file: "${path}" is empty`);
+  return token;
+}
+
+export interface TokenFileEvents {
+  /** A read after a failed one succeeded. */
+  recovered(): void;
+  /** A read failed; the previous token stays in use. Called once per distinct reason. */
+  failed(reason: string): void;
+}
+
+/**
+ * A bearer token file, read again when its last reading is older than `maxAgeMs`, so that a
+ * rotated token is taken without a restart, as Prometheus itself re-reads its credentials
+ * file. A file missing or empty for a moment (mid-rotation) keeps the token read before.
+ */
+export class TokenFile {
+  private readAt: number;
+  private reading: Promise<string> | undefined;
+  private lastFailure: string | undefined;
+
+  private constructor(
+    private readonly path: string,
+    private token: string,
+    private readonly maxAgeMs: number,
+    private readonly events: TokenFileEvents,
+    private readonly now: () => number,
+  ) {
+    this.readAt = now();
+  }
+
+  /** The file read once: a missing or empty file here is an error to start with. */
+  static async open(path: string, maxAgeMs: number, events: TokenFileEvents, now: () => number = Date.now): Promise<TokenFile> {
+    return new TokenFile(path, await readTokenFile(path), maxAgeMs, events, now);
+  }
+
+  /** The token: as last read, or read again first when that reading is too old. */
+  current(): Promise<string> {
+    if (this.now() - this.readAt < this.maxAgeMs) return Promise.resolve(this.token);
+    // Concurrent checks share one read.
+    this.reading ??= this.reread().finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  private async reread(): Promise<string> {
+    try {
+      this.token = await readTokenFile(this.path);
+      if (this.lastFailure !== undefined) this.events.recovered();
+      this.lastFailure = undefined;
+    } catch (error) {
+      const reason = `${(error as Error).message}; keeping the token read before`;
+      if (reason !== this.lastFailure) this.events.failed(reason);
+      this.lastFailure = reason;
+    }
+    this.readAt = this.now();
+    return this.token;
+  }
 }
 
 export interface BasicAuthOptions {

@@ -1,19 +1,23 @@
 // The Prometheus endpoint: /metrics, /health, /ready over HTTP or HTTPS (optionally mutual
 // TLS), on its own server so it binds where the config says and reloads its certificate.
-import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 import type { Component, ComponentHealth, ComponentStatus, ExporterSettings, Counter, Gauge, Histogram } from '../../component/types.js';
-import { basicAuthenticator, bearerAuthenticator, type Authenticator } from './auth.js';
+import { basicAuthenticator, bearerAuthenticator, TokenFile, type Authenticator } from './auth.js';
 import type { PrometheusExporterConfig } from './config.js';
 import { acceptsGzip, negotiateFormat, oneLine, ScrapeError, SharedScrape } from './scrape.js';
 import { CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, type SerializedBytes } from './serializer.js';
 import { CertificateReloader, readTlsMaterial, secureContextOptions } from './tls.js';
 
 const SHUTDOWN_GRACE_MS = 1000;
+/** A bearer token file is read again on a scrape when its last reading is older than this. */
+const TOKEN_FILE_MAX_AGE_MS = 1000;
+
+/** What can make the exporter degraded; each is reported until it clears. */
+type ProblemCause = 'scrape' | 'tls' | 'server' | 'token';
 const SCRAPE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Worst first: the overall /health status is the worst of the components'. */
 const STATUS_SEVERITY: ComponentStatus[] = ['failed', 'degraded', 'starting', 'stopping', 'stopped', 'ok'];
@@ -47,7 +51,7 @@ export class PrometheusExporter implements Component {
   /** Reasons the serialiser dropped points for in an earlier scrape, so their gauge returns to 0. */
   private readonly droppedReasons = new Set<string>();
   /** Why the exporter is degraded, by cause; empty means ok. */
-  private readonly problems = new Map<'scrape' | 'tls' | 'server', string>();
+  private readonly problems = new Map<ProblemCause, string>();
   private lifecycle: Lifecycle = 'new';
   private starting?: Promise<void>;
   private server?: HttpServer | HttpsServer;
@@ -144,9 +148,16 @@ export class PrometheusExporter implements Component {
     } else if (config.bearer_token) {
       this.authenticator = bearerAuthenticator(config.bearer_token);
     } else if (config.bearer_token_file) {
-      this.authenticator = bearerAuthenticator(await this.readBearerTokenFile(config.bearer_token_file).catch((error) => {
+      const tokenFile = await TokenFile.open(config.bearer_token_file, TOKEN_FILE_MAX_AGE_MS, {
+        recovered: () => this.clearProblem('token'),
+        failed: (reason) => {
+          logger.warn({ exporter: id }, reason);
+          this.setProblem('token', reason);
+        },
+      }).catch((error) => {
         throw fail(oneLine(error));
-      }));
+      });
+      this.authenticator = bearerAuthenticator(() => tokenFile.current());
     }
 
     const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -227,17 +238,6 @@ export class PrometheusExporter implements Component {
     this.settings.status.report('ok');
     const bound = this.address();
     logger.info({ exporter: id, endpoint: bound ? `${bound.host}:${bound.port}` : config.endpoint, tls: Boolean(config.tls) }, 'serving metrics');
-  }
-
-  private async readBearerTokenFile(path: string): Promise<string> {
-    let token: string;
-    try {
-      token = (await readFile(path, 'utf8')).trim();
-    } catch (error) {
-      throw new Error(`bearer_token_file: cannot read "${path}": ${(error as Error).message}`);
-    }
-    if (!token) throw new Error(`bearer_token_file: "${path}" is empty`);
-    return token;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -333,13 +333,13 @@ export class PrometheusExporter implements Component {
     res.end(body);
   }
 
-  private setProblem(cause: 'scrape' | 'tls' | 'server', reason: string): void {
+  private setProblem(cause: ProblemCause, reason: string): void {
     if (this.problems.get(cause) === reason) return;
     this.problems.set(cause, reason);
     this.settings.status.report('degraded', [...this.problems.values()].join('; '));
   }
 
-  private clearProblem(cause: 'scrape' | 'tls' | 'server'): void {
+  private clearProblem(cause: ProblemCause): void {
     if (!this.problems.delete(cause)) return;
     if (this.problems.size === 0) this.settings.status.report('ok');
     else this.settings.status.report('degraded', [...this.problems.values()].join('; '));

@@ -1,11 +1,12 @@
 // Authentication of /metrics: basic auth against a bcrypt hash, bearer token (inline or
 // from a file). /health and /ready stay open so local probes need no credentials.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuthenticator, bearerAuthenticator } from '../../../../src/exporters/prometheus/auth.js';
+import { basicAuthenticator, bearerAuthenticator, TokenFile } from '../../../../src/exporters/prometheus/auth.js';
+import { eventually } from '../../../support/eventually.js';
 import type { PrometheusExporter } from '../../../../src/exporters/prometheus/index.js';
 import { fetchFrom, startExporter, testHarness } from '../../../support/prometheus-exporter.js';
 
@@ -89,6 +90,35 @@ describe('bearer token', () => {
     expect((await fetchFrom(port, { headers: { authorization: 'Bearer from-a-fil' } })).status).toBe(401);
   });
 
+  it('takes a rotated token file without a restart, and keeps the last token while the file is missing', async () => {
+    const file = join(dir, 'rotated-token');
+    await writeFile(file, 'first\n');
+    const harness = testHarness();
+    const { port } = await serve({ bearer_token_file: file }, harness);
+    const status = (token: string) => fetchFrom(port, { headers: { authorization: `Bearer ${token}` } }).then((response) => response.status);
+    expect(await status('first')).toBe(200);
+
+    // Rotated as a secrets manager does: a new file renamed over the old one.
+    await writeFile(`${file}.new`, 'second\n');
+    await rename(`${file}.new`, file);
+    await eventually(async () => expect(await status('second')).toBe(200));
+    expect(await status('first')).toBe(401);
+
+    // Read again on the scrapes that come: the problem shows at the first one past a second.
+    await rm(file);
+    await eventually(async () => {
+      expect(await status('second')).toBe(200);
+      expect(harness.statuses.at(-1)?.status).toBe('degraded');
+    });
+    expect(harness.statuses.at(-1)?.reason).toContain(`bearer_token_file: cannot read "${file}"`);
+    expect(await status('second')).toBe(200);
+
+    await writeFile(file, 'third\n');
+    await eventually(async () => expect(await status('third')).toBe(200));
+    expect(harness.statuses.at(-1)?.status).toBe('ok');
+    expect(JSON.stringify(harness.logger.entries)).not.toMatch(/first|second|third/);
+  });
+
   it('refuses to start on a missing or empty token file, naming it', async () => {
     const missing = join(dir, 'missing');
     await expect(startExporter({ bearer_token_file: missing })).rejects.toThrow(
@@ -97,6 +127,32 @@ describe('bearer token', () => {
     const empty = join(dir, 'empty');
     await writeFile(empty, '\n');
     await expect(startExporter({ bearer_token_file: empty })).rejects.toThrow(`bearer_token_file: "${empty}" is empty`);
+  });
+});
+
+describe('TokenFile', () => {
+  it('reads again only past its maximum age, shares one read between concurrent checks, and reports a failure once', async () => {
+    const file = join(dir, 'clocked-token');
+    await writeFile(file, 'one');
+    let now = 0;
+    const events: string[] = [];
+    const tokens = await TokenFile.open(file, 1_000, { recovered: () => events.push('recovered'), failed: (reason) => events.push(reason) }, () => now);
+    await writeFile(file, 'two');
+    expect(await tokens.current()).toBe('one');
+    now = 1_000;
+    const [a, b] = await Promise.all([tokens.current(), tokens.current()]);
+    expect([a, b]).toEqual(['two', 'two']);
+
+    await writeFile(file, '  \n');
+    for (let i = 0; i < 3; i++) {
+      now += 1_000;
+      expect(await tokens.current()).toBe('two');
+    }
+    expect(events).toEqual([`bearer_token_file: "${file}" is empty; keeping the token read before`]);
+    await writeFile(file, 'three');
+    now += 1_000;
+    expect(await tokens.current()).toBe('three');
+    expect(events.at(-1)).toBe('recovered');
   });
 });
 

@@ -13,5 +13,5 @@ export {
   type PairConfig,
   type ValueSource,
 } from './config.js';
-export { compileMapping, parseNumber, type EventMapper, type MapperOptions } from './mapper.js';
+export { compileMapping, parseNumber, type EventMapper, type MapperOptions, type SavedPair, type SavedPairs } from './mapper.js';
 export { MAPPING_REFUSALS, type EventRecord, type MappingRefusal } from './record.js';

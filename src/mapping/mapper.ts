@@ -32,7 +32,28 @@ export interface EventMapper {
   refresh(nowMs?: number): void;
   /** Open starts waiting for their end, over all pair metrics. */
   openPairs(): number;
+  /** The open starts of every pair metric, for `restorePairs` of the next mapper of the same config. */
+  savePairs(nowMs?: number): SavedPairs;
+  /**
+   * Opens again the starts `savePairs` kept, before any record comes: an end after a restart
+   * still finds its start. Starts of pair metrics no longer configured, or past their timeout,
+   * are left out. Returns how many were opened.
+   */
+  restorePairs(saved: SavedPairs, nowMs?: number): number;
 }
+
+/** An open start as kept across a restart. */
+export interface SavedPair {
+  key: string;
+  /** The start record's time. */
+  startMs: number;
+  /** How long it had been open when saved: its timeout runs on from there. */
+  ageMs: number;
+  fields?: Record<string, string>;
+}
+
+/** Open starts by pair metric (its name and key field). */
+export type SavedPairs = Record<string, SavedPair[]>;
 
 /** Counter/updown series created at 0 when compiled, at most this many per metric. */
 const MAX_INITIAL_SERIES = 64;
@@ -276,6 +297,8 @@ interface CompiledMetric {
   apply(record: EventRecord, timeMs: number): void;
   refresh?(nowMs: number): void;
   openPairs?(): number;
+  savePairs?(nowMs: number): SavedPair[];
+  restorePairs?(saved: readonly SavedPair[], nowMs: number): number;
 }
 
 function simpleMetric(metric: MetricMapping, record: Measure, attributes: AttributeReader, refusals: Refusals): CompiledMetric {
@@ -323,7 +346,7 @@ interface OpenPair {
   /** When the start was seen, by the mapper's clock: timeouts are measured on it. */
   openedMs: number;
   /** The start record's fields that attributes read, for an end record that lacks them. */
-  fields?: EventRecord;
+  fields?: Readonly<Record<string, string>>;
 }
 
 /** Durations between start and end records with the same key, in seconds. */
@@ -352,7 +375,7 @@ function pairMetric(
       drop(key, 'pair_expired');
     }
   };
-  const keep = (event: EventRecord): EventRecord | undefined => {
+  const keep = (event: EventRecord): Record<string, string> | undefined => {
     if (attributes.fields.length === 0) return undefined;
     const kept: Record<string, string> = {};
     for (const field of attributes.fields) {
@@ -394,7 +417,37 @@ function pairMetric(
     },
     refresh: expire,
     openPairs: () => open.size,
+    savePairs(nowMs) {
+      return [...open].map(([key, entry]) => ({
+        key,
+        startMs: entry.startMs,
+        ageMs: Math.max(0, nowMs - entry.openedMs),
+        ...(entry.fields !== undefined && { fields: entry.fields }),
+      }));
+    },
+    restorePairs(saved, nowMs) {
+      let restored = 0;
+      const usable = saved.filter(
+        (entry) => typeof entry?.key === 'string' && Number.isFinite(entry.startMs) && Number.isFinite(entry.ageMs) && entry.ageMs < pair.timeoutMs,
+      );
+      // Oldest first, as saved: the newest are kept when the table is smaller now.
+      for (const entry of usable.slice(-pair.maxOpen)) {
+        if (open.has(entry.key)) continue;
+        open.set(entry.key, { startMs: entry.startMs, openedMs: nowMs - entry.ageMs, fields: savedFields(entry.fields) });
+        active?.counter.add(1, active.attributes);
+        restored++;
+      }
+      return restored;
+    },
   };
+}
+
+/** A saved start's fields, if they are what `keep` made: field names to texts. */
+function savedFields(fields: unknown): Record<string, string> | undefined {
+  if (typeof fields !== 'object' || fields === null) return undefined;
+  const kept: Record<string, string> = {};
+  for (const [field, text] of Object.entries(fields)) if (typeof text === 'string') kept[field] = text;
+  return kept;
 }
 
 /**
@@ -408,6 +461,7 @@ export function compileMapping(metrics: readonly MetricMapping[], options: Mappe
   const now = options.now ?? Date.now;
   const refusals = new Refusals(options.onRefused);
   const compiled: CompiledMetric[] = [];
+  const pairIds = new Map<string, CompiledMetric>();
 
   for (const metric of metrics) {
     const record = recorder(meter, metric);
@@ -428,7 +482,12 @@ export function compileMapping(metrics: readonly MetricMapping[], options: Mappe
         active = { counter: meter.upDownCounter(metric.pair.active, { description }), attributes: Object.freeze({ ...metric.staticAttributes }) };
         active.counter.add(0, active.attributes);
       }
-      compiled.push(pairMetric(metric.pair, record, attributes, active, refusals, now));
+      const compiledPair = pairMetric(metric.pair, record, attributes, active, refusals, now);
+      // The same name and key twice (one metric fed from two kinds of records) get a number.
+      let pairId = `${metric.name} ${metric.pair.key}`;
+      for (let n = 2; pairIds.has(pairId); n++) pairId = `${metric.name} ${metric.pair.key} ${n}`;
+      pairIds.set(pairId, compiledPair);
+      compiled.push(compiledPair);
     } else if (metric.value?.kind === 'time' && metric.value.time === 'elapsed') {
       compiled.push(elapsedMetric(metric, record, attributes, now));
     } else {
@@ -450,6 +509,22 @@ export function compileMapping(metrics: readonly MetricMapping[], options: Mappe
       let total = 0;
       for (const metric of paired) total += metric.openPairs!();
       return total;
+    },
+    savePairs(nowMs = now()) {
+      const saved: SavedPairs = {};
+      for (const [pairId, metric] of pairIds) {
+        const pairs = metric.savePairs!(nowMs);
+        if (pairs.length > 0) saved[pairId] = pairs;
+      }
+      return saved;
+    },
+    restorePairs(saved, nowMs = now()) {
+      let restored = 0;
+      for (const [pairId, metric] of pairIds) {
+        const pairs = Object.hasOwn(saved, pairId) ? saved[pairId] : undefined;
+        if (Array.isArray(pairs)) restored += metric.restorePairs!(pairs, nowMs);
+      }
+      return restored;
     },
   };
 }

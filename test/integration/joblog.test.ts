@@ -197,6 +197,47 @@ describe('restarts', () => {
     expect(notExactlyOnce(counts, firstAfterCheckpoint, lines.written)).toEqual(exactlyOnce);
   });
 
+  it('graceful restart with jobs open: their ends after the restart still give durations, none refused', async () => {
+    const log = join(logs, 'jobs.log');
+    writeFileSync(log, '');
+    const receiver = `  joblog/a:
+    paths: [${log}]
+    start_at: beginning
+    format: logfmt
+    poll_interval: 50ms
+    timestamp: { field: time, format: unix }
+    metrics:
+      - name: test.lines
+        type: counter
+        attributes: { n: n }
+      - name: test.job.duration
+        type: histogram
+        unit: s
+        buckets: [1, 10, 100]
+        attributes: { job: job }
+        pair: { key: id, start: { event: start }, end: { event: end }, active: test.jobs.active }
+`;
+    const first = await start(receiver);
+    await appendFile(log, 'n=1 time=1000 event=start id=j1 job=build\nn=2 time=1001 event=start id=j2 job=test\nn=3 time=1002 event=start id=j3 job=lint\nn=4 time=1003 event=end id=j3\n');
+    await eventually(async () => expect(valueIn(await scrape(port), 'test_jobs_active')).toBe(2));
+    await stop(first);
+    const pairsFile = join(stateDir, 'joblog', 'pairs-joblog%2Fa.json');
+    expect(existsSync(pairsFile)).toBe(true);
+
+    await start(receiver);
+    // Taken back at start, and deleted: a crash later must not bring these pairs back again.
+    await eventually(() => expect(existsSync(pairsFile)).toBe(false));
+    await appendFile(log, 'n=5 time=1020 event=end id=j1\nn=6 time=1031 event=end id=j2\n');
+    await eventually(async () => expect(valueIn(await scrape(port), 'test_job_duration_seconds_count', { job: 'build' })).toBe(1));
+    const exposition = await scrape(port);
+    expect(valueIn(exposition, 'test_job_duration_seconds_sum', { job: 'build' })).toBe(20);
+    expect(valueIn(exposition, 'test_job_duration_seconds_sum', { job: 'test' })).toBe(30);
+    expect(valueIn(exposition, 'test_jobs_active')).toBe(0);
+    // Mapping refusals are counted from their first: no series, none refused.
+    expect(valueIn(exposition, 'otel_agent_receiver_refused_total', { reason: 'unmatched_end', receiver: 'joblog/a' })).toBeUndefined();
+    expect(exposition).not.toMatch(/otel_agent_receiver_refused_total\{reason="(unmatched_end|pair_[a-z]+)"/);
+  });
+
   it('a renamed receiver with edited metrics keeps the offsets of the old one', async () => {
     const log = join(logs, 'jobs.log');
     writeFileSync(log, '');

@@ -198,7 +198,8 @@ export class CheckpointStore implements Checkpoints {
   }
 }
 
-async function writeAtomically(file: string, text: string): Promise<void> {
+/** Writes `text` to `<file>.tmp`, fsyncs it, renames it over `file` and fsyncs the directory. */
+export async function writeAtomically(file: string, text: string): Promise<void> {
   const directory = dirname(file);
   await mkdir(directory, { recursive: true });
   const temporary = `${file}.tmp`;

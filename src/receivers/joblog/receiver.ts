@@ -1,8 +1,11 @@
 // The joblog receiver: follows log files (tailer.ts), parses each line into a record
 // (parse.ts) and maps records to measurements (the shared mapping). Offsets live in one
 // checkpoint file per state directory, shared by every joblog receiver (shared-checkpoints.ts).
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Counter, Gauge, Receiver, ReceiverSettings } from '../../component/types.js';
-import { compileMapping, fieldsRead, type EventMapper, type EventRecord, type MappingRefusal } from '../../mapping/index.js';
+import { compileMapping, fieldsRead, type EventMapper, type EventRecord, type MappingRefusal, type SavedPairs } from '../../mapping/index.js';
+import { writeAtomically } from './checkpoint.js';
 import { compiledParts, type JoblogConfig } from './config.js';
 import { compileLineParser, type LineParser, type ParseRefusal } from './parse.js';
 import { RefusalCounter } from './refusals.js';
@@ -13,6 +16,16 @@ import { Tailer, type LineSource, type RefusalReason, type TailerStats } from '.
 const HOUSEKEEPING_INTERVAL_MS = 1000;
 
 type Phase = 'created' | 'started' | 'stopped';
+
+const PAIRS_FILE_VERSION = 1;
+
+/**
+ * Where a receiver keeps its open pairs from a graceful stop to its next start. By receiver
+ * id: the pairs belong to its metrics, not to a file (offsets are kept by file identity).
+ */
+export function pairsFileIn(stateDir: string, receiverId: string): string {
+  return path.join(stateDir, 'joblog', `pairs-${encodeURIComponent(receiverId)}.json`);
+}
 
 /** The refusals a config can produce before mapping, started at 0. */
 function expectedRefusals(config: JoblogConfig): string[] {
@@ -119,6 +132,7 @@ export class JoblogReceiver implements Receiver {
     if (this.phase !== 'created') throw new Error(`receiver "${this.settings.id}" was already started; create a new one`);
     this.phase = 'started';
     if (signal.aborted) return;
+    await this.restorePairs();
     try {
       await this.tailer.start();
     } catch (error) {
@@ -156,10 +170,58 @@ export class JoblogReceiver implements Receiver {
       if (wasStarted) {
         this.reportStats(this.tailer.stats());
         this.refusals.flush(true);
+        await this.savePairs();
       }
       // A stopped receiver holds no file open and no pair.
       this.filesOpen.remove(this.selfAttributes);
       this.pairsOpen.remove(this.selfAttributes);
+    }
+  }
+
+  /**
+   * Opens again the pairs the last graceful stop saved (the offsets saved with them resume
+   * reading right after their start records), then deletes the file: after a crash, pairs
+   * saved by some earlier stop must not come back.
+   */
+  private async restorePairs(): Promise<void> {
+    const { id, logger, stateDir } = this.settings;
+    const file = pairsFileIn(stateDir, id);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ file, err: (error as Error).message }, 'cannot read saved open pairs; starting without them');
+      return;
+    }
+    try {
+      const saved = JSON.parse(text) as { version?: unknown; savedAt?: unknown; pairs?: unknown };
+      if (saved.version !== PAIRS_FILE_VERSION || typeof saved.pairs !== 'object' || saved.pairs === null) throw new Error(`not a version ${PAIRS_FILE_VERSION} pairs file`);
+      // Time went on while the agent was down: the pairs aged with it.
+      const downMs = typeof saved.savedAt === 'string' ? Math.max(0, Date.now() - Date.parse(saved.savedAt)) : 0;
+      const pairs = saved.pairs as SavedPairs;
+      for (const entries of Object.values(pairs)) {
+        if (!Array.isArray(entries)) continue;
+        for (const entry of entries) if (typeof entry === 'object' && entry !== null) entry.ageMs += downMs;
+      }
+      const restored = this.mapper.restorePairs(pairs);
+      logger.info({ file, restored }, 'open pairs restored');
+    } catch (error) {
+      logger.warn({ file, err: (error as Error).message }, 'saved open pairs unreadable; starting without them');
+    }
+    await rm(file, { force: true }).catch((error: Error) => logger.warn({ file, err: error.message }, 'cannot delete saved open pairs'));
+  }
+
+  /** After the final checkpoint: the open pairs, for the next start to pick up where this one stopped. */
+  private async savePairs(): Promise<void> {
+    if (this.mapper.openPairs() === 0) return;
+    const { id, logger, stateDir } = this.settings;
+    const file = pairsFileIn(stateDir, id);
+    const pairs = this.mapper.savePairs();
+    try {
+      await writeAtomically(file, `${JSON.stringify({ version: PAIRS_FILE_VERSION, savedAt: new Date().toISOString(), receiver: id, pairs })}\n`);
+      logger.info({ file, saved: this.mapper.openPairs() }, 'open pairs saved');
+    } catch (error) {
+      logger.warn({ file, err: (error as Error).message }, 'cannot save open pairs; they are lost at this stop');
     }
   }
 

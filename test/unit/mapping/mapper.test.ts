@@ -259,6 +259,42 @@ describe('compileMapping: paired events', () => {
     expect(t.refused).toEqual([]);
   });
 
+  it('keeps open starts across a restart: saved by one mapper, opened again by the next of the same config', () => {
+    const config = [pairMetric({ timeout: '1h', max_open: 2 }, { attributes: { operation: 'operation' } })];
+    const first = setup(config);
+    first.map({ event: 'started', job_id: 'old', operation: 'build' }, 1_000);
+    first.map({ event: 'started', job_id: 'a', operation: 'build' }, 10_000);
+    first.map({ event: 'started', job_id: 'b', operation: 'test' }, 11_000);
+    first.advance(2_000);
+    const saved = JSON.parse(JSON.stringify(first.mapper.savePairs()));
+    expect(Object.keys(saved)).toEqual(['job.duration job_id']);
+    expect(saved['job.duration job_id']).toHaveLength(2);
+
+    const next = setup(config);
+    // Other metrics' pairs, and anything malformed, are left out.
+    const restored = next.mapper.restorePairs({ ...saved, 'gone job_id': [{ key: 'x', startMs: 1, ageMs: 0 }], 'job.duration job_id': [...saved['job.duration job_id'], { key: 7 }] });
+    expect(restored).toBe(2);
+    expect(points(next.store, 'jobs.active')).toEqual([{ attributes: {}, value: 2 }]);
+    next.map({ event: 'completed', job_id: 'a' }, 14_000);
+    next.map({ event: 'completed', job_id: 'b', operation: 'test' }, 16_000);
+    expect(observations(next.store, 'job.duration')).toEqual([
+      { attributes: { operation: 'build' }, count: 1, sum: 4 },
+      { attributes: { operation: 'test' }, count: 1, sum: 5 },
+    ]);
+    expect(next.refused).toEqual([]);
+  });
+
+  it('leaves out saved starts past their timeout, counting the time they were open before', () => {
+    const config = [pairMetric({ timeout: '10s' })];
+    const next = setup(config);
+    const restored = next.mapper.restorePairs({ 'job.duration job_id': [{ key: 'stale', startMs: 0, ageMs: 10_000 }, { key: 'fresh', startMs: 0, ageMs: 9_000 }] });
+    expect(restored).toBe(1);
+    next.advance(1_000);
+    next.mapper.refresh();
+    expect(next.mapper.openPairs()).toBe(0);
+    expect(next.refused).toEqual(['pair_expired']);
+  });
+
   it('takes attributes from the end record, and those it lacks from the start record', () => {
     const t = setup([pairMetric({}, { attributes: { operation: 'operation', status: 'status' } })]);
     t.map({ event: 'started', job_id: 'a', operation: 'inspect', status: 'running' }, 0);

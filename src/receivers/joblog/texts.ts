@@ -1,4 +1,5 @@
 // Strings made from the bytes of log lines: the few that parsers keep, made cheaply.
+
 /** Texts up to this many bytes are looked up among those made before. */
 const MAX_SHARED_TEXT_BYTES = 32;
 /** Texts up to this many bytes are known exactly by three numbers of 4 ASCII characters each, without a compare. */

@@ -284,17 +284,30 @@ export const metricsSchema = z
 
 export type MetricsConfig = z.output<typeof metricsSchema>;
 
+/** A field a metric reads from records, and where in the `metrics:` list it is named. */
+export interface FieldReference {
+  field: string;
+  path: Array<string | number>;
+}
+
+/** Every field a `metrics:` list reads from records, each with the path of the key naming it. */
+export function fieldReferences(metrics: readonly MetricMapping[]): FieldReference[] {
+  const references: FieldReference[] = [];
+  metrics.forEach((metric, index) => {
+    for (const field of Object.keys(metric.match)) references.push({ field, path: [index, 'match', field] });
+    if (metric.value?.kind === 'field') references.push({ field: metric.value.field, path: [index, 'value'] });
+    for (const [key, attribute] of Object.entries(metric.attributes)) references.push({ field: attribute.field, path: [index, 'attributes', key] });
+    if (metric.pair !== undefined) {
+      references.push({ field: metric.pair.key, path: [index, 'pair', 'key'] });
+      for (const side of ['start', 'end'] as const) {
+        for (const field of Object.keys(metric.pair[side])) references.push({ field, path: [index, 'pair', side, field] });
+      }
+    }
+  });
+  return references;
+}
+
 /** Every field a `metrics:` list reads from records: parsers need to give records no others. */
 export function fieldsRead(metrics: readonly MetricMapping[]): Set<string> {
-  const fields = new Set<string>();
-  for (const metric of metrics) {
-    for (const field of Object.keys(metric.match)) fields.add(field);
-    if (metric.value?.kind === 'field') fields.add(metric.value.field);
-    for (const attribute of Object.values(metric.attributes)) fields.add(attribute.field);
-    if (metric.pair !== undefined) {
-      fields.add(metric.pair.key);
-      for (const field of [...Object.keys(metric.pair.start), ...Object.keys(metric.pair.end)]) fields.add(field);
-    }
-  }
-  return fields;
+  return new Set(fieldReferences(metrics).map((reference) => reference.field));
 }

@@ -2,11 +2,13 @@
 // See docs/adr/0007-event-mapping.md.
 export { compileConditions, conditionsSchema, fieldName, type Condition, type Conditions, type RecordPredicate } from './conditions.js';
 export {
+  fieldReferences,
   fieldsRead,
   metricSchema,
   metricsSchema,
   METRIC_TYPES,
   type AttributeSource,
+  type FieldReference,
   type MetricMapping,
   type MetricsConfig,
   type MetricType,

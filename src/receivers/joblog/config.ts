@@ -3,8 +3,8 @@
 // are parsed to milliseconds and bytes.
 import { z } from 'zod';
 import { duration, size } from '../../component/schema.js';
-import { conditionsSchema, metricsSchema, type MetricMapping } from '../../mapping/index.js';
-import { checkLineParser, lineParserShape, type LineParserConfig } from './parse.js';
+import { conditionsSchema, fieldReferences, metricsSchema, type MetricMapping } from '../../mapping/index.js';
+import { checkLineParser, lineParserShape, regexFields, type LineParserConfig } from './parse.js';
 
 /** The only encoding read; anything else is refused when the config loads, not guessed at. */
 export const ENCODINGS = ['utf-8'] as const;
@@ -84,7 +84,33 @@ export const configSchema = z
     /** Records -> measurements: see the mapping's documentation. */
     metrics: checkedAsWritten(metricsSchema),
   })
-  .superRefine(checkLineParser, { when: ({ value }) => typeof value === 'object' && value !== null });
+  .superRefine(checkLineParser, { when: ({ value }) => typeof value === 'object' && value !== null })
+  .superRefine(checkRegexFields, { when: ({ value }) => typeof value === 'object' && value !== null });
+
+/**
+ * With `format: regex`, records hold the regex's named groups and nothing else: a field read
+ * anywhere else (a typo, a group renamed) would only ever be missing, so it is refused when
+ * the config loads instead of counted as `missing_field` on every line.
+ */
+function checkRegexFields(config: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  if (config.format !== 'regex' || typeof config.regex !== 'string') return;
+  const groups = regexFields(config.regex);
+  if (groups === undefined) return;
+  const given = new Set(groups);
+  const references: Array<{ field: string; path: Array<string | number> }> = [];
+  for (const side of ['include', 'exclude'] as const) {
+    const conditions = conditionsSchema.safeParse(config[side]);
+    if (conditions.success) for (const field of Object.keys(conditions.data)) references.push({ field, path: [side, field] });
+  }
+  const timestamp = config.timestamp as { field?: unknown } | undefined;
+  if (typeof timestamp?.field === 'string') references.push({ field: timestamp.field, path: ['timestamp', 'field'] });
+  const metrics = metricsSchema.safeParse(config.metrics);
+  if (metrics.success) for (const { field, path } of fieldReferences(metrics.data)) references.push({ field, path: ['metrics', ...path] });
+  for (const { field, path } of references) {
+    if (given.has(field)) continue;
+    ctx.addIssue({ code: 'custom', path, message: `expected a field the regex gives (${groups.join(', ')}), found "${field}"` });
+  }
+}
 
 export type JoblogConfig = z.output<typeof configSchema>;
 

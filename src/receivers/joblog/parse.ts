@@ -285,6 +285,12 @@ function linePatternProblem(pattern: string): string | undefined {
   return probe?.groups === undefined ? 'expected named groups, like (?<status>\\w+): each becomes a field' : undefined;
 }
 
+/** The fields a line pattern gives (its named groups), or undefined for a pattern that cannot be used. */
+export function regexFields(pattern: string): string[] | undefined {
+  if (linePatternProblem(pattern) !== undefined) return undefined;
+  return Object.keys(new RegExp(`(?:${pattern})|`).exec('')!.groups!);
+}
+
 /**
  * A regex with named groups, compiled once and anchored as written (`^...$` to match whole
  * lines). Each named group is a field; a group that took no part in the match is absent.

@@ -144,13 +144,38 @@ describe('joblog config', () => {
     ]);
   });
 
+  it('with format: regex, refuses every field read that the regex does not give, naming where it is read', () => {
+    const file = yamlFile([
+      'receivers:',
+      '  joblog/runner:',
+      '    paths: [/var/log/runner/*.log]',
+      '    format: regex',
+      "    regex: '^(?<time>\\S+) (?<event>\\w+) (?<job>\\S+)$'",
+      '    include: { evnt: started }',
+      '    timestamp: { field: ts }',
+      '    metrics:',
+      '      - { name: runner.jobs, type: counter, match: { event: finished }, attributes: { status: result } }',
+      '      - name: runner.duration',
+      '        type: histogram',
+      '        attributes: { job: job }',
+      '        pair: { key: id, start: { event: started }, end: { event: finished } }',
+    ]);
+    const given = 'expected a field the regex gives (time, event, job)';
+    expect(problemsOf(file)).toEqual([
+      `${file}:6:22: receivers::joblog/runner::include::evnt: ${given}, found "evnt"`,
+      `${file}:7:25: receivers::joblog/runner::timestamp::field: ${given}, found "ts"`,
+      `${file}:9:95: receivers::joblog/runner::metrics[0]::attributes::status: ${given}, found "result"`,
+      `${file}:13:22: receivers::joblog/runner::metrics[1]::pair::key: ${given}, found "id"`,
+    ]);
+  });
+
   it('print-config prints a joblog config the loader reads back the same', () => {
     const file = yamlFile([
       'receivers:',
       '  joblog/runner:',
       '    paths: [/var/log/runner/*.log]',
       '    format: regex',
-      "    regex: '^(?<time>\\S+) (?<event>\\w+)$'",
+      "    regex: '^(?<time>\\S+) (?<event>\\w+) (?<id>\\S+)$'",
       '    include: { event: [started, finished] }',
       '    timestamp: { field: time }',
       '    max_line_bytes: 1MiB',

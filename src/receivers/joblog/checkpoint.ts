@@ -43,6 +43,14 @@ export interface Checkpoints {
   flush(options?: { force?: boolean }): Promise<void>;
 }
 
+/**
+ * A receiver's own state, written with the offsets: it then always matches the lines read up
+ * to them, after a crash too. Given by its provider at each write, stamped `savedAt`; as
+ * loaded until a receiver of that id provides its own, and dropped when no receiver of that id
+ * has provided it for as long as file entries are kept.
+ */
+export type ReceiverState = Record<string, unknown>;
+
 const FILE_VERSION = 1;
 
 const fileSchema = z.object({
@@ -58,6 +66,7 @@ const fileSchema = z.object({
       seenAt: z.iso.datetime(),
     }),
   ),
+  receivers: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
 });
 
 export class CheckpointStore implements Checkpoints {
@@ -68,6 +77,9 @@ export class CheckpointStore implements Checkpoints {
   private dirty = false;
   private lastScannedAt: number | undefined;
   private writing: Promise<void> = Promise.resolve();
+  /** Receivers' states as loaded, or as their providers last gave them, by receiver id. */
+  private readonly states = new Map<string, ReceiverState>();
+  private readonly stateProviders = new Map<string, () => ReceiverState | undefined>();
 
   constructor(
     readonly file: string,
@@ -102,6 +114,7 @@ export class CheckpointStore implements Checkpoints {
    */
   async load(): Promise<void> {
     this.entries.clear();
+    this.states.clear();
     this.lastScannedAt = undefined;
     let text: string;
     try {
@@ -118,6 +131,7 @@ export class CheckpointStore implements Checkpoints {
           this.entries.set(identity, { ...entry, seenAt: Date.parse(entry.seenAt) });
         }
         if (parsed.data.scannedAt) this.lastScannedAt = Date.parse(parsed.data.scannedAt);
+        for (const [id, state] of Object.entries(parsed.data.receivers ?? {})) this.states.set(id, state);
         return;
       }
       problem = z.prettifyError(parsed.error);
@@ -155,6 +169,27 @@ export class CheckpointStore implements Checkpoints {
     return [...this.entries.keys()];
   }
 
+  /** The state of receiver `id` as last written. */
+  receiverState(id: string): ReceiverState | undefined {
+    return this.states.get(id);
+  }
+
+  /**
+   * From now on each write asks `provider` for receiver `id`'s state (undefined: none); without
+   * a provider, the state as it last was is kept. Called synchronously as a write begins.
+   */
+  provideReceiverState(id: string, provider: (() => ReceiverState | undefined) | undefined): void {
+    const current = this.stateProviders.get(id);
+    if (provider === undefined && current !== undefined) this.keepState(id, current(), Date.now());
+    if (provider === undefined) this.stateProviders.delete(id);
+    else this.stateProviders.set(id, provider);
+  }
+
+  private keepState(id: string, state: ReceiverState | undefined, now: number): void {
+    if (state === undefined) this.states.delete(id);
+    else this.states.set(id, { ...state, savedAt: new Date(now).toISOString() });
+  }
+
   /**
    * Prunes, then writes the entries if anything changed since the last write (always when
    * `force`): to `<file>.tmp`, fsync, rename over `<file>`, fsync the directory so the rename
@@ -185,7 +220,14 @@ export class CheckpointStore implements Checkpoints {
       files[identity] = { ...entry, seenAt: new Date(entry.seenAt).toISOString() };
     }
     const scannedAt = this.lastScannedAt === undefined ? undefined : new Date(this.lastScannedAt).toISOString();
-    const document = { version: FILE_VERSION, savedAt: new Date(now).toISOString(), scannedAt, files };
+    // Taken in the same synchronous run as the offsets: what the receivers kept matches the lines read up to them.
+    for (const [id, provider] of this.stateProviders) this.keepState(id, provider(), now);
+    // States of receivers no longer running go when their files' entries would.
+    for (const [id, state] of this.states) {
+      if (!this.stateProviders.has(id) && !(now - Date.parse(String(state.savedAt)) <= this.pruneAfterMs)) this.states.delete(id);
+    }
+    const receivers = this.states.size === 0 ? undefined : Object.fromEntries(this.states);
+    const document = { version: FILE_VERSION, savedAt: new Date(now).toISOString(), scannedAt, files, receivers };
     const text = `${JSON.stringify(document, null, 1)}\n`;
     // Entries set while the write is in flight make the store dirty again.
     this.dirty = false;
@@ -198,8 +240,7 @@ export class CheckpointStore implements Checkpoints {
   }
 }
 
-/** Writes `text` to `<file>.tmp`, fsyncs it, renames it over `file` and fsyncs the directory. */
-export async function writeAtomically(file: string, text: string): Promise<void> {
+async function writeAtomically(file: string, text: string): Promise<void> {
   const directory = dirname(file);
   await mkdir(directory, { recursive: true });
   const temporary = `${file}.tmp`;

@@ -1,11 +1,8 @@
 // The joblog receiver: follows log files (tailer.ts), parses each line into a record
 // (parse.ts) and maps records to measurements (the shared mapping). Offsets live in one
 // checkpoint file per state directory, shared by every joblog receiver (shared-checkpoints.ts).
-import { readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
 import type { Counter, Gauge, Receiver, ReceiverSettings } from '../../component/types.js';
 import { compileMapping, fieldsRead, type EventMapper, type EventRecord, type MappingRefusal, type SavedPairs } from '../../mapping/index.js';
-import { writeAtomically } from './checkpoint.js';
 import { compiledParts, type JoblogConfig } from './config.js';
 import { compileLineParser, type LineParser, type ParseRefusal } from './parse.js';
 import { RefusalCounter } from './refusals.js';
@@ -16,16 +13,6 @@ import { Tailer, type LineSource, type RefusalReason, type TailerStats } from '.
 const HOUSEKEEPING_INTERVAL_MS = 1000;
 
 type Phase = 'created' | 'started' | 'stopped';
-
-const PAIRS_FILE_VERSION = 1;
-
-/**
- * Where a receiver keeps its open pairs from a graceful stop to its next start. By receiver
- * id: the pairs belong to its metrics, not to a file (offsets are kept by file identity).
- */
-export function pairsFileIn(stateDir: string, receiverId: string): string {
-  return path.join(stateDir, 'joblog', `pairs-${encodeURIComponent(receiverId)}.json`);
-}
 
 /** The refusals a config can produce before mapping, started at 0. */
 function expectedRefusals(config: JoblogConfig): string[] {
@@ -132,8 +119,9 @@ export class JoblogReceiver implements Receiver {
     if (this.phase !== 'created') throw new Error(`receiver "${this.settings.id}" was already started; create a new one`);
     this.phase = 'started';
     if (signal.aborted) return;
-    await this.restorePairs();
     try {
+      await this.checkpoints.load();
+      this.restorePairs();
       await this.tailer.start();
     } catch (error) {
       // Nobody shuts down a receiver that failed to start: let go of its files here.
@@ -170,7 +158,6 @@ export class JoblogReceiver implements Receiver {
       if (wasStarted) {
         this.reportStats(this.tailer.stats());
         this.refusals.flush(true);
-        await this.savePairs();
       }
       // A stopped receiver holds no file open and no pair.
       this.filesOpen.remove(this.selfAttributes);
@@ -179,50 +166,25 @@ export class JoblogReceiver implements Receiver {
   }
 
   /**
-   * Opens again the pairs the last graceful stop saved (the offsets saved with them resume
-   * reading right after their start records), then deletes the file: after a crash, pairs
-   * saved by some earlier stop must not come back.
+   * Opens again the pairs saved with the offsets reading resumes from (at a graceful stop, or
+   * at the last checkpoint before a crash), then has each checkpoint save them anew.
    */
-  private async restorePairs(): Promise<void> {
-    const { id, logger, stateDir } = this.settings;
-    const file = pairsFileIn(stateDir, id);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ file, err: (error as Error).message }, 'cannot read saved open pairs; starting without them');
-      return;
-    }
-    try {
-      const saved = JSON.parse(text) as { version?: unknown; savedAt?: unknown; pairs?: unknown };
-      if (saved.version !== PAIRS_FILE_VERSION || typeof saved.pairs !== 'object' || saved.pairs === null) throw new Error(`not a version ${PAIRS_FILE_VERSION} pairs file`);
+  private restorePairs(): void {
+    const { id, logger } = this.settings;
+    const saved = this.checkpoints.state();
+    if (saved?.pairs !== undefined) {
+      const savedAt = typeof saved.savedAt === 'string' ? Date.parse(saved.savedAt) : NaN;
       // Time went on while the agent was down: the pairs aged with it.
-      const downMs = typeof saved.savedAt === 'string' ? Math.max(0, Date.now() - Date.parse(saved.savedAt)) : 0;
+      const downMs = Number.isFinite(savedAt) ? Math.max(0, Date.now() - savedAt) : 0;
       const pairs = saved.pairs as SavedPairs;
       for (const entries of Object.values(pairs)) {
         if (!Array.isArray(entries)) continue;
         for (const entry of entries) if (typeof entry === 'object' && entry !== null) entry.ageMs += downMs;
       }
       const restored = this.mapper.restorePairs(pairs);
-      logger.info({ file, restored }, 'open pairs restored');
-    } catch (error) {
-      logger.warn({ file, err: (error as Error).message }, 'saved open pairs unreadable; starting without them');
+      if (restored > 0) logger.info({ receiver: id, restored }, 'open pairs restored');
     }
-    await rm(file, { force: true }).catch((error: Error) => logger.warn({ file, err: error.message }, 'cannot delete saved open pairs'));
-  }
-
-  /** After the final checkpoint: the open pairs, for the next start to pick up where this one stopped. */
-  private async savePairs(): Promise<void> {
-    if (this.mapper.openPairs() === 0) return;
-    const { id, logger, stateDir } = this.settings;
-    const file = pairsFileIn(stateDir, id);
-    const pairs = this.mapper.savePairs();
-    try {
-      await writeAtomically(file, `${JSON.stringify({ version: PAIRS_FILE_VERSION, savedAt: new Date().toISOString(), receiver: id, pairs })}\n`);
-      logger.info({ file, saved: this.mapper.openPairs() }, 'open pairs saved');
-    } catch (error) {
-      logger.warn({ file, err: (error as Error).message }, 'cannot save open pairs; they are lost at this stop');
-    }
+    this.checkpoints.provideState(() => (this.mapper.openPairs() === 0 ? undefined : { pairs: this.mapper.savePairs() }));
   }
 
   /**

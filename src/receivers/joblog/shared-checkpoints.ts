@@ -8,7 +8,7 @@
 // stopped). The second then resumes where the first stopped.
 import path from 'node:path';
 import type { Logger } from '../../component/types.js';
-import { CheckpointStore, type CheckpointEntry, type Checkpoints } from './checkpoint.js';
+import { CheckpointStore, type CheckpointEntry, type Checkpoints, type ReceiverState } from './checkpoint.js';
 
 /** Where the joblog receivers of an agent keep their offsets, under its state directory. */
 export function checkpointFileIn(stateDir: string): string {
@@ -123,6 +123,16 @@ export class SharedCheckpoints implements Checkpoints {
     return this.shared.store.flush(options);
   }
 
+  /** This receiver's state as last written with the offsets (after `load`). */
+  state(): ReceiverState | undefined {
+    return this.shared.store.receiverState(this.receiverId);
+  }
+
+  /** What this receiver's state is at each write, until it closes; its last word is kept after. */
+  provideState(provider: () => ReceiverState | undefined): void {
+    this.shared.store.provideReceiverState(this.receiverId, provider);
+  }
+
   /** True when this receiver may follow the file: nobody else does. */
   claim(identity: string, filePath: string): boolean {
     const owner = this.shared.owners.get(identity);
@@ -156,6 +166,7 @@ export class SharedCheckpoints implements Checkpoints {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.shared.store.provideReceiverState(this.receiverId, undefined);
     for (const [identity, owner] of this.shared.owners) {
       if (owner === this) this.shared.owners.delete(identity);
     }

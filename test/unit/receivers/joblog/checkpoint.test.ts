@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -78,6 +78,46 @@ describe('CheckpointStore', () => {
     const reloaded = new CheckpointStore(file);
     await reloaded.load();
     expect(reloaded.identities().sort()).toEqual(['1:2', '1:4']);
+  });
+
+  it('writes receivers\' states with the offsets, asks their providers at each write, and keeps the last word of one that stops', async () => {
+    const store = new CheckpointStore(file);
+    await store.load();
+    let open = 2;
+    store.provideReceiverState('joblog/a', () => (open === 0 ? undefined : { pairs: { open } }));
+    store.provideReceiverState('joblog/b', () => ({ pairs: { open: 7 } }));
+    store.set('1:2', { offset: 10, fingerprint, path: '/a.log', seenAt: Date.now() });
+    await store.flush();
+
+    const loaded = new CheckpointStore(file);
+    await loaded.load();
+    expect(loaded.receiverState('joblog/a')).toMatchObject({ pairs: { open: 2 } });
+    expect(Date.parse(String(loaded.receiverState('joblog/a')?.savedAt))).toBeGreaterThan(Date.now() - 60_000);
+
+    // A receiver that stops leaves its state as it last gave it; one with nothing open, none.
+    open = 0;
+    store.provideReceiverState('joblog/b', undefined);
+    await store.flush({ force: true });
+    await loaded.load();
+    expect(loaded.receiverState('joblog/a')).toBeUndefined();
+    expect(loaded.receiverState('joblog/b')).toMatchObject({ pairs: { open: 7 } });
+    // Kept by a store that loaded it, until a receiver of that id provides its own.
+    await loaded.flush({ force: true });
+    await loaded.load();
+    expect(loaded.receiverState('joblog/b')).toMatchObject({ pairs: { open: 7 } });
+  });
+
+  it('drops the state of a receiver that has not provided it for pruneAfterMs', async () => {
+    const stale = { version: 1, savedAt: new Date().toISOString(), files: {}, receivers: { 'joblog/gone': { savedAt: new Date(Date.now() - 3_600_000).toISOString(), pairs: {} } } };
+    await rm(path.dirname(file), { recursive: true, force: true });
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify(stale));
+    const store = new CheckpointStore(file, { pruneAfterMs: 60_000 });
+    await store.load();
+    expect(store.receiverState('joblog/gone')).toBeDefined();
+    await store.flush({ force: true });
+    await store.load();
+    expect(store.receiverState('joblog/gone')).toBeUndefined();
   });
 
   it('moves an unreadable file aside, says why, and starts empty', async () => {

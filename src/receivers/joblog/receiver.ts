@@ -172,7 +172,7 @@ export class JoblogReceiver implements Receiver {
   private restorePairs(): void {
     const { id, logger } = this.settings;
     const saved = this.checkpoints.state();
-    if (saved?.pairs !== undefined) {
+    if (typeof saved?.pairs === 'object' && saved.pairs !== null) {
       const savedAt = typeof saved.savedAt === 'string' ? Date.parse(saved.savedAt) : NaN;
       // Time went on while the agent was down: the pairs aged with it.
       const downMs = Number.isFinite(savedAt) ? Math.max(0, Date.now() - savedAt) : 0;

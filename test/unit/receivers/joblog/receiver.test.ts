@@ -1,7 +1,7 @@
 // The joblog receiver on real files in a temp directory: lifecycle, offsets kept across a new
 // instance, a renamed receiver and edited metrics, two receivers on one file, status, refusals
 // and its own metrics.
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -55,6 +55,21 @@ describe('joblog factory', () => {
 });
 
 describe('lifecycle', () => {
+  it('starts on a checkpoint file whose saved pairs are not what it wrote, without them', async () => {
+    const file = checkpointFileIn(stateDir);
+    const pairMetrics = [{ name: 'test.duration', type: 'histogram', pair: { key: 'id', start: { event: 'start' }, end: { event: 'end' } } }];
+    for (const pairs of [null, 'junk', { 'test.duration id': [null, 3, { key: 'a', startMs: 'x', ageMs: 0 }] }]) {
+      rmSync(stateDir, { recursive: true, force: true });
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify({ version: 1, savedAt: new Date().toISOString(), files: {}, receivers: { joblog: { savedAt: new Date().toISOString(), pairs } } }));
+      const { receiver: created } = receiver('joblog', { metrics: pairMetrics });
+      await start(created);
+      await created.shutdown();
+    }
+    // Nothing was opened from them: nothing open is written back.
+    expect(JSON.parse(readFileSync(file, 'utf8')).receivers).toBeUndefined();
+  });
+
   it('shuts down without having started, twice, and refuses to start afterwards', async () => {
     const { receiver: created } = receiver('joblog');
     await created.shutdown();

@@ -15,5 +15,5 @@ export {
   type PairConfig,
   type ValueSource,
 } from './config.js';
-export { compileMapping, parseNumber, type EventMapper, type MapperOptions, type SavedPair, type SavedPairs } from './mapper.js';
+export { compileMapping, parseNumber, type EventMapper, type MapperOptions, type SavedPair, type SavedState } from './mapper.js';
 export { MAPPING_REFUSALS, type EventRecord, type MappingRefusal } from './record.js';

@@ -32,14 +32,19 @@ export interface EventMapper {
   refresh(nowMs?: number): void;
   /** Open starts waiting for their end, over all pair metrics. */
   openPairs(): number;
-  /** The open starts of every pair metric, for `restorePairs` of the next mapper of the same config. */
-  savePairs(nowMs?: number): SavedPairs;
   /**
-   * Opens again the starts `savePairs` kept, before any record comes: an end after a restart
-   * still finds its start. Starts of pair metrics no longer configured, or past their timeout,
-   * are left out. Returns how many were opened.
+   * What the mapping keeps that records made: open starts of pair metrics, the clocks of
+   * `{ time: elapsed }` gauges and the last value of other gauges, for `restoreState` of the
+   * next mapper of the same config. Empty when there is nothing to keep.
    */
-  restorePairs(saved: SavedPairs, nowMs?: number): number;
+  saveState(nowMs?: number): SavedState;
+  /**
+   * Brings back what `saveState` kept, before any record comes: an end after a restart still
+   * finds its start, and gauges show what they showed. Entries of metrics no longer
+   * configured, of attribute sets the config no longer gives, and pairs past their timeout
+   * are left out. Returns how many entries came back.
+   */
+  restoreState(saved: SavedState, nowMs?: number): number;
 }
 
 /** An open start as kept across a restart. */
@@ -52,8 +57,11 @@ export interface SavedPair {
   fields?: Record<string, string>;
 }
 
-/** Open starts by pair metric (its name and key field). */
-export type SavedPairs = Record<string, SavedPair[]>;
+/** Kept entries by metric (its name, kind and, for pairs, key field); each metric reads its own. */
+export type SavedState = Record<string, unknown[]>;
+
+/** Gauge values and clocks kept per metric at most; more attribute sets than this are not kept. */
+const MAX_KEPT_PER_METRIC = 4096;
 
 /** Counter/updown series created at 0 when compiled, at most this many per metric. */
 const MAX_INITIAL_SERIES = 64;
@@ -135,6 +143,8 @@ interface AttributeReader {
   read(record: EventRecord, fallback?: EventRecord): Attributes | undefined;
   /** Every attribute set a bounded reader can produce, or undefined when there are more than `limit`. */
   all(limit: number): Attributes[] | undefined;
+  /** The object `read` gives for this attribute set (as saved), or undefined when it could not give it. */
+  canonical(saved: unknown): Attributes | undefined;
 }
 
 interface CompiledAttribute {
@@ -172,7 +182,7 @@ function attributeReader(
 
   if (fromFields.length === 0) {
     const attributes = Object.freeze(Object.fromEntries(fixed));
-    return { fields: [], bounded, read: () => attributes, all };
+    return { fields: [], bounded, read: () => attributes, all, canonical: (saved) => (typeof saved === 'object' && saved !== null ? attributes : undefined) };
   }
   const sets = new AttributeSets(fixed, fromFields);
   const values: string[] = new Array(fromFields.length);
@@ -180,6 +190,17 @@ function attributeReader(
     fields: fromFields.map((attribute) => attribute.field),
     bounded,
     all,
+    canonical(saved) {
+      if (typeof saved !== 'object' || saved === null) return undefined;
+      const savedValues = fromFields.map((attribute) => (saved as Record<string, unknown>)[attribute.key]);
+      if (!savedValues.every((value): value is string => typeof value === 'string')) return undefined;
+      // A value its map could not give now (the map changed) is not brought back.
+      for (let i = 0; i < fromFields.length; i++) {
+        const attribute = fromFields[i];
+        if (attribute.map !== undefined && attribute.fallback !== savedValues[i] && ![...attribute.map.values()].includes(savedValues[i])) return undefined;
+      }
+      return sets.get(savedValues);
+    },
     read(record, fallbackRecord) {
       for (let i = 0; i < fromFields.length; i++) {
         const attribute = fromFields[i];
@@ -297,14 +318,36 @@ interface CompiledMetric {
   apply(record: EventRecord, timeMs: number): void;
   refresh?(nowMs: number): void;
   openPairs?(): number;
-  savePairs?(nowMs: number): SavedPair[];
-  restorePairs?(saved: readonly SavedPair[], nowMs: number): number;
+  /** Kept entries, when there are any. */
+  saveState?(nowMs: number): unknown[];
+  /** Brings back entries: now, or through `later`, run in the order the entries were written. */
+  restoreState?(saved: readonly unknown[], nowMs: number, later: Restorer[]): number;
 }
 
-function simpleMetric(metric: MetricMapping, record: Measure, attributes: AttributeReader, refusals: Refusals): CompiledMetric {
+/** Work of a restore done after every metric's, in the order of `order`. */
+interface Restorer {
+  order: number;
+  run(): void;
+}
+
+/** Counts gauge writes across the metrics of a mapper: two metrics may write the same series. */
+interface WriteCounter {
+  writes: number;
+}
+
+function simpleMetric(metric: MetricMapping, record: Measure, attributes: AttributeReader, refusals: Refusals, counter: WriteCounter): CompiledMetric {
   const matches = compileConditions(metric.match);
   const readValue = valueReader(metric.value, refusals);
   const nonNegative = refusesNegative(metric);
+  // A gauge's last value per attribute set, by the object the reader gives for it.
+  const last = metric.type === 'gauge' ? new Map<Attributes, { value: number; order: number }>() : undefined;
+  const keep = (exported: Attributes, value: number) => {
+    const entry = last!.get(exported);
+    if (entry !== undefined) {
+      entry.value = value;
+      entry.order = ++counter.writes;
+    } else if (last!.size < MAX_KEPT_PER_METRIC) last!.set(exported, { value, order: ++counter.writes });
+  };
   return {
     apply(event, timeMs) {
       if (!matches(event)) return;
@@ -315,8 +358,30 @@ function simpleMetric(metric: MetricMapping, record: Measure, attributes: Attrib
         return;
       }
       const exported = attributes.read(event);
-      if (exported !== undefined) record(value, exported);
+      if (exported === undefined) return;
+      record(value, exported);
+      if (last !== undefined) keep(exported, value);
     },
+    ...(last !== undefined && {
+      saveState: () => [...last].map(([exported, { value, order }]) => ({ attributes: { ...exported }, value, order })),
+      restoreState(saved, _nowMs, later) {
+        let restored = 0;
+        for (const entry of saved as Array<{ attributes?: unknown; value?: unknown; order?: unknown } | null>) {
+          const exported = attributes.canonical(entry?.attributes);
+          const { value, order } = entry ?? {};
+          if (exported === undefined || typeof value !== 'number' || !Number.isFinite(value) || typeof order !== 'number') continue;
+          later.push({
+            order,
+            run: () => {
+              record(value, exported);
+              keep(exported, value);
+            },
+          });
+          restored++;
+        }
+        return restored;
+      },
+    }),
   };
 }
 
@@ -326,16 +391,30 @@ function elapsedMetric(metric: MetricMapping, record: Measure, attributes: Attri
   // Bounded by the config: every attribute of an elapsed metric goes through a value map.
   const since = new Map<string, { attributes: Attributes; timeMs: number }>();
   const show = (timeMs: number, exported: Attributes, nowMs: number) => record(Math.max(0, (nowMs - timeMs) / 1000), exported);
+  const start = (exported: Attributes, timeMs: number) => since.set(Object.values(exported).join('\u0000'), { attributes: exported, timeMs });
   return {
     apply(event, timeMs) {
       if (!matches(event)) return;
       const exported = attributes.read(event);
       if (exported === undefined) return;
-      since.set(Object.values(exported).join('\u0000'), { attributes: exported, timeMs });
+      start(exported, timeMs);
       show(timeMs, exported, now());
     },
     refresh(nowMs) {
       for (const { attributes: exported, timeMs } of since.values()) show(timeMs, exported, nowMs);
+    },
+    saveState: () => [...since.values()].map(({ attributes: exported, timeMs }) => ({ attributes: { ...exported }, timeMs })),
+    restoreState(saved, nowMs) {
+      let restored = 0;
+      for (const entry of saved as Array<{ attributes?: unknown; timeMs?: unknown } | null>) {
+        const exported = attributes.canonical(entry?.attributes);
+        const timeMs = entry?.timeMs;
+        if (exported === undefined || typeof timeMs !== 'number' || !Number.isFinite(timeMs) || since.size >= MAX_KEPT_PER_METRIC) continue;
+        start(exported, timeMs);
+        show(timeMs, exported, nowMs);
+        restored++;
+      }
+      return restored;
     },
   };
 }
@@ -417,7 +496,7 @@ function pairMetric(
     },
     refresh: expire,
     openPairs: () => open.size,
-    savePairs(nowMs) {
+    saveState(nowMs): SavedPair[] {
       return [...open].map(([key, entry]) => ({
         key,
         startMs: entry.startMs,
@@ -425,10 +504,12 @@ function pairMetric(
         ...(entry.fields !== undefined && { fields: entry.fields }),
       }));
     },
-    restorePairs(saved, nowMs) {
+    restoreState(entries, nowMs) {
       let restored = 0;
+      const saved = entries as ReadonlyArray<SavedPair | null>;
       const usable = saved.filter(
-        (entry) => typeof entry?.key === 'string' && Number.isFinite(entry.startMs) && Number.isFinite(entry.ageMs) && entry.ageMs < pair.timeoutMs,
+        (entry): entry is SavedPair =>
+          typeof entry?.key === 'string' && Number.isFinite(entry.startMs) && Number.isFinite(entry.ageMs) && entry.ageMs < pair.timeoutMs,
       );
       // Oldest first, as saved: the newest are kept when the table is smaller now.
       for (const entry of usable.slice(-pair.maxOpen)) {
@@ -461,7 +542,15 @@ export function compileMapping(metrics: readonly MetricMapping[], options: Mappe
   const now = options.now ?? Date.now;
   const refusals = new Refusals(options.onRefused);
   const compiled: CompiledMetric[] = [];
-  const pairIds = new Map<string, CompiledMetric>();
+  /** Metrics that keep state across a restart, by a name that outlives the process. */
+  const kept = new Map<string, CompiledMetric>();
+  const keepAs = (name: string, metric: CompiledMetric) => {
+    // The same name twice (one metric fed from two kinds of records) gets a number.
+    let id = name;
+    for (let n = 2; kept.has(id); n++) id = `${name} ${n}`;
+    kept.set(id, metric);
+  };
+  const gaugeWrites: WriteCounter = { writes: 0 };
 
   for (const metric of metrics) {
     const record = recorder(meter, metric);
@@ -483,15 +572,16 @@ export function compileMapping(metrics: readonly MetricMapping[], options: Mappe
         active.counter.add(0, active.attributes);
       }
       const compiledPair = pairMetric(metric.pair, record, attributes, active, refusals, now);
-      // The same name and key twice (one metric fed from two kinds of records) get a number.
-      let pairId = `${metric.name} ${metric.pair.key}`;
-      for (let n = 2; pairIds.has(pairId); n++) pairId = `${metric.name} ${metric.pair.key} ${n}`;
-      pairIds.set(pairId, compiledPair);
+      keepAs(`${metric.name} pair ${metric.pair.key}`, compiledPair);
       compiled.push(compiledPair);
     } else if (metric.value?.kind === 'time' && metric.value.time === 'elapsed') {
-      compiled.push(elapsedMetric(metric, record, attributes, now));
+      const clock = elapsedMetric(metric, record, attributes, now);
+      keepAs(`${metric.name} elapsed`, clock);
+      compiled.push(clock);
     } else {
-      compiled.push(simpleMetric(metric, record, attributes, refusals));
+      const simple = simpleMetric(metric, record, attributes, refusals, gaugeWrites);
+      if (metric.type === 'gauge') keepAs(`${metric.name} gauge`, simple);
+      compiled.push(simple);
     }
   }
 
@@ -510,20 +600,23 @@ export function compileMapping(metrics: readonly MetricMapping[], options: Mappe
       for (const metric of paired) total += metric.openPairs!();
       return total;
     },
-    savePairs(nowMs = now()) {
-      const saved: SavedPairs = {};
-      for (const [pairId, metric] of pairIds) {
-        const pairs = metric.savePairs!(nowMs);
-        if (pairs.length > 0) saved[pairId] = pairs;
+    saveState(nowMs = now()) {
+      const saved: SavedState = {};
+      for (const [id, metric] of kept) {
+        const entries = metric.saveState!(nowMs);
+        if (entries.length > 0) saved[id] = entries;
       }
       return saved;
     },
-    restorePairs(saved, nowMs = now()) {
+    restoreState(saved, nowMs = now()) {
       let restored = 0;
-      for (const [pairId, metric] of pairIds) {
-        const pairs = Object.hasOwn(saved, pairId) ? saved[pairId] : undefined;
-        if (Array.isArray(pairs)) restored += metric.restorePairs!(pairs, nowMs);
+      const later: Restorer[] = [];
+      for (const [id, metric] of kept) {
+        const entries = Object.hasOwn(saved, id) ? saved[id] : undefined;
+        if (Array.isArray(entries)) restored += metric.restoreState!(entries, nowMs, later);
       }
+      // Two gauge metrics may write one series: the value written last comes back last.
+      for (const restorer of later.sort((a, b) => a.order - b.order)) restorer.run();
       return restored;
     },
   };

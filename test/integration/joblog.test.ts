@@ -215,14 +215,18 @@ describe('restarts', () => {
         buckets: [1, 10, 100]
         attributes: { job: job }
         pair: { key: id, start: { event: start }, end: { event: end }, active: test.jobs.active }
+      - name: test.last.start
+        type: gauge
+        value: { time: record }
+        match: { event: start }
 `;
   }
 
-  /** The open pairs saved with the offsets, by receiver. */
-  function savedPairs(): Record<string, unknown> | undefined {
+  /** The open pairs of the duration metric saved with the offsets. */
+  function savedPairs(): unknown[] {
     const checkpoints = join(stateDir, 'joblog', 'checkpoints.json');
-    const saved = JSON.parse(readFileSync(checkpoints, 'utf8')) as { receivers?: Record<string, { pairs?: Record<string, unknown> }> };
-    return saved.receivers?.['joblog/a']?.pairs;
+    const saved = JSON.parse(readFileSync(checkpoints, 'utf8')) as { receivers?: Record<string, { mapping?: Record<string, unknown[]> }> };
+    return saved.receivers?.['joblog/a']?.mapping?.['test.job.duration pair id'] ?? [];
   }
 
   async function expectDurations(): Promise<void> {
@@ -242,9 +246,11 @@ describe('restarts', () => {
     await appendFile(log, 'n=1 time=1000 event=start id=j1 job=build\nn=2 time=1001 event=start id=j2 job=test\nn=3 time=1002 event=start id=j3 job=lint\nn=4 time=1003 event=end id=j3\n');
     await eventually(async () => expect(valueIn(await scrape(port), 'test_jobs_active')).toBe(2));
     await stop(first);
-    expect(Object.values(savedPairs() ?? {}).flat()).toHaveLength(2);
+    expect(savedPairs()).toHaveLength(2);
 
     await start(pairedReceiver(log));
+    // A gauge shows what it showed before the restart, before any new line.
+    expect(valueIn(await scrape(port), 'test_last_start')).toBe(1002);
     await appendFile(log, 'n=5 time=1020 event=end id=j1\nn=6 time=1031 event=end id=j2\n');
     await expectDurations();
   });
@@ -255,7 +261,7 @@ describe('restarts', () => {
     const first = await start(pairedReceiver(log));
     await appendFile(log, 'n=1 time=1000 event=start id=j1 job=build\n');
     // A checkpoint interval passes: the start of j1 is on disk with the offset after it.
-    await eventually(() => expect(Object.values(savedPairs() ?? {}).flat()).toHaveLength(1), 5000, 50);
+    await eventually(() => expect(savedPairs()).toHaveLength(1), 5000, 50);
     // Read, and perhaps checkpointed, or perhaps not, when the agent is killed: either way it
     // is counted once, with its pair.
     await appendFile(log, 'n=2 time=1001 event=start id=j2 job=test\n');
@@ -267,6 +273,7 @@ describe('restarts', () => {
     await start(pairedReceiver(log));
     await appendFile(log, 'n=5 time=1020 event=end id=j1\nn=6 time=1031 event=end id=j2\n');
     await expectDurations();
+    expect(valueIn(await scrape(port), 'test_last_start')).toBe(1001);
   });
 
   it('a renamed receiver with edited metrics keeps the offsets of the old one', async () => {

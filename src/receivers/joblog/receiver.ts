@@ -2,7 +2,7 @@
 // (parse.ts) and maps records to measurements (the shared mapping). Offsets live in one
 // checkpoint file per state directory, shared by every joblog receiver (shared-checkpoints.ts).
 import type { Counter, Gauge, Receiver, ReceiverSettings } from '../../component/types.js';
-import { compileMapping, fieldsRead, type EventMapper, type EventRecord, type MappingRefusal, type SavedPairs } from '../../mapping/index.js';
+import { compileMapping, fieldsRead, type EventMapper, type EventRecord, type MappingRefusal, type SavedState } from '../../mapping/index.js';
 import { compiledParts, type JoblogConfig } from './config.js';
 import { compileLineParser, type LineParser, type ParseRefusal } from './parse.js';
 import { RefusalCounter } from './refusals.js';
@@ -121,7 +121,7 @@ export class JoblogReceiver implements Receiver {
     if (signal.aborted) return;
     try {
       await this.checkpoints.load();
-      this.restorePairs();
+      this.restoreMappingState();
       await this.tailer.start();
     } catch (error) {
       // Nobody shuts down a receiver that failed to start: let go of its files here.
@@ -166,25 +166,29 @@ export class JoblogReceiver implements Receiver {
   }
 
   /**
-   * Opens again the pairs saved with the offsets reading resumes from (at a graceful stop, or
-   * at the last checkpoint before a crash), then has each checkpoint save them anew.
+   * Brings back what the mapping kept (open pairs, elapsed clocks, gauges' last values) as
+   * saved with the offsets reading resumes from, at a graceful stop or at the last checkpoint
+   * before a crash; then has each checkpoint save it anew.
    */
-  private restorePairs(): void {
+  private restoreMappingState(): void {
     const { id, logger } = this.settings;
-    const saved = this.checkpoints.state();
-    if (typeof saved?.pairs === 'object' && saved.pairs !== null) {
-      const savedAt = typeof saved.savedAt === 'string' ? Date.parse(saved.savedAt) : NaN;
-      // Time went on while the agent was down: the pairs aged with it.
-      const downMs = Number.isFinite(savedAt) ? Math.max(0, Date.now() - savedAt) : 0;
-      const pairs = saved.pairs as SavedPairs;
-      for (const entries of Object.values(pairs)) {
+    const saved = this.checkpoints.state()?.mapping;
+    if (typeof saved === 'object' && saved !== null) {
+      const savedAt = this.checkpoints.state()?.savedAt;
+      // Time went on while the agent was down: open pairs aged with it.
+      const downMs = typeof savedAt === 'string' && Number.isFinite(Date.parse(savedAt)) ? Math.max(0, Date.now() - Date.parse(savedAt)) : 0;
+      const state = saved as SavedState;
+      for (const entries of Object.values(state)) {
         if (!Array.isArray(entries)) continue;
-        for (const entry of entries) if (typeof entry === 'object' && entry !== null) entry.ageMs += downMs;
+        for (const entry of entries as Array<{ ageMs?: unknown } | null>) if (typeof entry?.ageMs === 'number') entry.ageMs += downMs;
       }
-      const restored = this.mapper.restorePairs(pairs);
-      if (restored > 0) logger.info({ receiver: id, restored }, 'open pairs restored');
+      const restored = this.mapper.restoreState(state);
+      if (restored > 0) logger.info({ receiver: id, restored }, 'mapping state restored: open pairs, clocks and gauges');
     }
-    this.checkpoints.provideState(() => (this.mapper.openPairs() === 0 ? undefined : { pairs: this.mapper.savePairs() }));
+    this.checkpoints.provideState(() => {
+      const mapping = this.mapper.saveState();
+      return Object.keys(mapping).length === 0 ? undefined : { mapping };
+    });
   }
 
   /**

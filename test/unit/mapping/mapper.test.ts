@@ -235,6 +235,69 @@ describe('compileMapping: elapsed time', () => {
   });
 });
 
+describe('compileMapping: state kept across a restart', () => {
+  it('brings back gauges\' last values, the value written last winning where two metrics write one series', () => {
+    const config = [
+      { name: 'runner.status', type: 'gauge', value: 1, match: { disconnected: { exists: false } } },
+      { name: 'runner.status', type: 'gauge', value: 0, match: { disconnected: { exists: true } } },
+      { name: 'queue.depth', type: 'gauge', value: 'depth', attributes: { queue: 'queue' } },
+      { name: 'runner.info', type: 'gauge', value: 1, static_attributes: { version: '2' } },
+    ];
+    const first = setup(config);
+    // Every record without `disconnected` sets the status to 1: the queue's too.
+    first.map({ queue: 'a', depth: '3' });
+    first.map({ queue: 'b', depth: '5' });
+    first.map({ queue: 'a', depth: '4' });
+    first.map({ disconnected: 'yes' });
+    first.map({ line: 'back' });
+    first.map({ disconnected: 'again', queue: 'b', depth: '5' });
+    const saved = JSON.parse(JSON.stringify(first.mapper.saveState()));
+    // Set once when compiled, from no record: nothing to keep.
+    expect(Object.keys(saved).sort()).toEqual(['queue.depth gauge', 'runner.status gauge', 'runner.status gauge 2']);
+
+    const next = setup(config);
+    expect(next.mapper.restoreState(saved)).toBe(4);
+    expect(points(next.store, 'runner.status')).toEqual([{ attributes: {}, value: 0 }]);
+    expect(points(next.store, 'queue.depth')).toEqual([
+      { attributes: { queue: 'a' }, value: 4 },
+      { attributes: { queue: 'b' }, value: 5 },
+    ]);
+    // The restored sets are the ones records give: a new value replaces, not adds, a series.
+    next.map({ queue: 'a', depth: '9' });
+    expect(points(next.store, 'queue.depth')).toHaveLength(2);
+    expect(Object.values(next.mapper.saveState()['queue.depth gauge'])).toHaveLength(2);
+  });
+
+  it('brings back elapsed clocks, still counting from the record that started them', () => {
+    const config = [
+      { name: 'runner.uptime', type: 'gauge', unit: 's', value: { time: 'elapsed' }, match: { listening: { exists: true } }, attributes: { pool: { field: 'pool', map: { a: 'alpha' }, default: 'other' } } },
+    ];
+    const first = setup(config);
+    first.map({ listening: 'yes', pool: 'a' }, first.now - 10_000);
+    const saved = JSON.parse(JSON.stringify(first.mapper.saveState()));
+    const next = setup(config);
+    next.advance(5_000);
+    expect(next.mapper.restoreState(saved)).toBe(1);
+    expect(points(next.store, 'runner.uptime')).toEqual([{ attributes: { pool: 'alpha' }, value: 15 }]);
+    next.advance(1_000);
+    next.mapper.refresh();
+    expect(points(next.store, 'runner.uptime')).toEqual([{ attributes: { pool: 'alpha' }, value: 16 }]);
+  });
+
+  it('leaves out attribute sets the config no longer gives, and entries that are not what it wrote', () => {
+    const saved = {
+      'runner.uptime elapsed': [{ attributes: { pool: 'beta' }, timeMs: 0 }, { attributes: {}, timeMs: 0 }, null, { attributes: { pool: 'alpha' }, timeMs: 'x' }],
+      'queue.depth gauge': [{ attributes: { queue: 7 }, value: 1, order: 1 }, { attributes: { queue: 'a' }, value: 'x', order: 2 }],
+    };
+    const next = setup([
+      { name: 'runner.uptime', type: 'gauge', value: { time: 'elapsed' }, attributes: { pool: { field: 'pool', map: { a: 'alpha' } } } },
+      { name: 'queue.depth', type: 'gauge', value: 'depth', attributes: { queue: 'queue' } },
+    ]);
+    expect(next.mapper.restoreState(saved)).toBe(0);
+    expect(next.mapper.saveState()).toEqual({});
+  });
+});
+
 describe('compileMapping: paired events', () => {
   const pairMetric = (pair: object = {}, extra: object = {}) => ({
     name: 'job.duration',
@@ -266,13 +329,13 @@ describe('compileMapping: paired events', () => {
     first.map({ event: 'started', job_id: 'a', operation: 'build' }, 10_000);
     first.map({ event: 'started', job_id: 'b', operation: 'test' }, 11_000);
     first.advance(2_000);
-    const saved = JSON.parse(JSON.stringify(first.mapper.savePairs()));
-    expect(Object.keys(saved)).toEqual(['job.duration job_id']);
-    expect(saved['job.duration job_id']).toHaveLength(2);
+    const saved = JSON.parse(JSON.stringify(first.mapper.saveState()));
+    expect(Object.keys(saved)).toEqual(['job.duration pair job_id']);
+    expect(saved['job.duration pair job_id']).toHaveLength(2);
 
     const next = setup(config);
     // Other metrics' pairs, and anything malformed, are left out.
-    const restored = next.mapper.restorePairs({ ...saved, 'gone job_id': [{ key: 'x', startMs: 1, ageMs: 0 }], 'job.duration job_id': [...saved['job.duration job_id'], { key: 7 }] });
+    const restored = next.mapper.restoreState({ ...saved, 'gone pair job_id': [{ key: 'x', startMs: 1, ageMs: 0 }], 'job.duration pair job_id': [...saved['job.duration pair job_id'], { key: 7 }] });
     expect(restored).toBe(2);
     expect(points(next.store, 'jobs.active')).toEqual([{ attributes: {}, value: 2 }]);
     next.map({ event: 'completed', job_id: 'a' }, 14_000);
@@ -287,7 +350,7 @@ describe('compileMapping: paired events', () => {
   it('leaves out saved starts past their timeout, counting the time they were open before', () => {
     const config = [pairMetric({ timeout: '10s' })];
     const next = setup(config);
-    const restored = next.mapper.restorePairs({ 'job.duration job_id': [{ key: 'stale', startMs: 0, ageMs: 10_000 }, { key: 'fresh', startMs: 0, ageMs: 9_000 }] });
+    const restored = next.mapper.restoreState({ 'job.duration pair job_id': [{ key: 'stale', startMs: 0, ageMs: 10_000 }, { key: 'fresh', startMs: 0, ageMs: 9_000 }] });
     expect(restored).toBe(1);
     next.advance(1_000);
     next.mapper.refresh();

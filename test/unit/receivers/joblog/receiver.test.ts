@@ -55,13 +55,13 @@ describe('joblog factory', () => {
 });
 
 describe('lifecycle', () => {
-  it('starts on a checkpoint file whose saved pairs are not what it wrote, without them', async () => {
+  it('starts on a checkpoint file whose saved mapping state is not what it wrote, without it', async () => {
     const file = checkpointFileIn(stateDir);
     const pairMetrics = [{ name: 'test.duration', type: 'histogram', pair: { key: 'id', start: { event: 'start' }, end: { event: 'end' } } }];
-    for (const pairs of [null, 'junk', { 'test.duration id': [null, 3, { key: 'a', startMs: 'x', ageMs: 0 }] }]) {
+    for (const mapping of [null, 'junk', { 'test.duration pair id': [null, 3, { key: 'a', startMs: 'x', ageMs: 0 }], 'test.duration pair id 2': 'x' }]) {
       rmSync(stateDir, { recursive: true, force: true });
       mkdirSync(path.dirname(file), { recursive: true });
-      writeFileSync(file, JSON.stringify({ version: 1, savedAt: new Date().toISOString(), files: {}, receivers: { joblog: { savedAt: new Date().toISOString(), pairs } } }));
+      writeFileSync(file, JSON.stringify({ version: 1, savedAt: new Date().toISOString(), files: {}, receivers: { joblog: { savedAt: new Date().toISOString(), mapping } } }));
       const { receiver: created } = receiver('joblog', { metrics: pairMetrics });
       await start(created);
       await created.shutdown();

@@ -132,7 +132,7 @@ class Stream {
     return this.overflow;
   }
 
-  /** The series that `add` and `record` write for the caller's attributes. */
+  /** The series that `add`, `record` and (without a view's filter) `set` write for the caller's attributes. */
   private seriesOf(attributes: Attributes): Series {
     const filter = this.settings.filter;
     if (filter === undefined) {
@@ -167,9 +167,9 @@ class Stream {
 
   set(value: number, attributes: Attributes = {}): void {
     if (this.settings.drop) return;
-    const exported = this.settings.filter ? this.settings.filter(attributes) : attributes;
-    const key = attributesKey(exported);
-    const series = this.seriesFor(exported, key);
+    const filter = this.settings.filter;
+    const exported = filter === undefined ? attributes : filter(attributes);
+    const series = filter === undefined ? this.seriesOf(attributes) : this.seriesFor(exported, attributesKey(exported));
     series.touched = this.store.generation;
     const folded = exported !== attributes || series === this.overflow;
     if (!folded) {
@@ -178,7 +178,7 @@ class Stream {
     }
     // Several source series share this one: keep each source's value, export their sum.
     series.sources ??= new Map();
-    const sourceKey = exported === attributes ? key : attributesKey(attributes);
+    const sourceKey = attributesKey(attributes);
     if (series.sources.size < this.settings.seriesLimit || series.sources.has(sourceKey)) {
       series.sources.set(sourceKey, value);
     }

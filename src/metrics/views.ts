@@ -33,6 +33,27 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${escaped}$`);
 }
 
+/** Names answered before a matcher starts its memory afresh: names are few, but not bounded by the matcher. */
+const MAX_REMEMBERED_NAMES = 4096;
+
+/**
+ * True for a name matching any of `globs`. Processors ask it for every metric of every
+ * collection, and metric names repeat: each name's answer is remembered.
+ */
+export function globsMatcher(globs: readonly string[]): (name: string) => boolean {
+  const patterns = globs.map(globToRegExp);
+  const answers = new Map<string, boolean>();
+  return (name) => {
+    let answer = answers.get(name);
+    if (answer === undefined) {
+      answer = patterns.some((pattern) => pattern.test(name));
+      if (answers.size >= MAX_REMEMBERED_NAMES) answers.clear();
+      answers.set(name, answer);
+    }
+    return answer;
+  };
+}
+
 function allowFilter(keys: readonly string[]): AttributeFilter {
   return (attributes) => {
     const kept: Attributes = {};

@@ -2,7 +2,7 @@
 import type { DataPoint, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { z } from 'zod';
 import type { Attributes, ProcessorFactory } from '../../component/types.js';
-import { globToRegExp } from '../../metrics/views.js';
+import { globsMatcher } from '../../metrics/views.js';
 import { actionSchema, applyActions } from '../actions.js';
 
 const configSchema = z.strictObject({
@@ -20,7 +20,7 @@ export const attributesProcessorFactory: ProcessorFactory<AttributesProcessorCon
   description: 'Inserts, updates, upserts or deletes data point attributes.',
   configSchema,
   create(_settings, config) {
-    const only = config.metrics?.map(globToRegExp);
+    const only = config.metrics && globsMatcher(config.metrics);
     // The same input attributes object maps to the same output object, so the exporter's
     // per-series caches keep working across collections.
     const memo = new WeakMap<Attributes, Attributes>();
@@ -33,9 +33,16 @@ export const attributesProcessorFactory: ProcessorFactory<AttributesProcessorCon
       return out;
     };
     const processMetric = (metric: MetricData): MetricData => {
-      if (only && !only.some((re) => re.test(metric.descriptor.name))) return metric;
-      const dataPoints = (metric.dataPoints as DataPoint<unknown>[]).map((point) => ({ ...point, attributes: rewrite(point.attributes) }));
-      return { ...metric, dataPoints } as MetricData;
+      if (only && !only(metric.descriptor.name)) return metric;
+      let changed = false;
+      const dataPoints = (metric.dataPoints as DataPoint<unknown>[]).map((point) => {
+        const attributes = rewrite(point.attributes);
+        if (attributes === point.attributes) return point;
+        changed = true;
+        return { ...point, attributes };
+      });
+      // Actions that change nothing here (an insert of a key every point has) copy nothing.
+      return changed ? ({ ...metric, dataPoints } as MetricData) : metric;
     };
     return {
       process(input: ResourceMetrics): ResourceMetrics {

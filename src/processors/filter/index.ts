@@ -2,7 +2,7 @@
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { z } from 'zod';
 import type { ProcessorFactory } from '../../component/types.js';
-import { globToRegExp } from '../../metrics/views.js';
+import { globsMatcher } from '../../metrics/views.js';
 
 const configSchema = z
   .strictObject({
@@ -27,10 +27,9 @@ export const filterProcessorFactory: ProcessorFactory<FilterProcessorConfig> = {
   description: 'Keeps or drops whole metrics by name (globs).',
   configSchema,
   create(_settings, config) {
-    const include = config.metrics.include?.map(globToRegExp);
-    const exclude = config.metrics.exclude?.map(globToRegExp);
-    const keep = (name: string) =>
-      (!include || include.some((re) => re.test(name))) && !(exclude && exclude.some((re) => re.test(name)));
+    const include = config.metrics.include && globsMatcher(config.metrics.include);
+    const exclude = config.metrics.exclude && globsMatcher(config.metrics.exclude);
+    const keep = (name: string) => (!include || include(name)) && !(exclude && exclude(name));
     return {
       process(input: ResourceMetrics): ResourceMetrics {
         return {

@@ -17,7 +17,6 @@ const EQUALS = 0x3d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const CARRIAGE_RETURN = 0x0d;
-const FIRST_NON_ASCII = 0x80;
 
 /** A name the scanner looks for. */
 interface Target {
@@ -52,12 +51,11 @@ function sameBytes(name: Buffer, bytes: Buffer, at: number): boolean {
 }
 
 export class LogfmtFieldScanner<Refusal extends string> {
-  /** Targets by their name's length in bytes, compared in place without making the key a string. */
+  /**
+   * Targets by their name's length in bytes, compared in place without making the key a
+   * string: lines are valid UTF-8, so the same bytes are the same text, non-ASCII or not.
+   */
   private readonly byLength: Target[][] = [];
-  /** For keys with non-ASCII bytes, found by their decoded text as the full parser finds them. */
-  private readonly byName = new Map<string, Target>();
-  /** Whether some name is not ASCII: else a non-ASCII key never matches, and is not decoded. */
-  private readonly nonAsciiNames: boolean;
   private readonly texts = new SharedTexts();
 
   /**
@@ -75,10 +73,8 @@ export class LogfmtFieldScanner<Refusal extends string> {
       // A name with a lone surrogate is no decoded key's text: it is never in a record.
       if (bytes.toString() !== name) continue;
       const target: Target = { name: propertyKey(name), bytes, texts: new FieldTexts(this.texts) };
-      this.byName.set(name, target);
       (this.byLength[bytes.length] ??= []).push(target);
     }
-    this.nonAsciiNames = [...this.byName.keys()].some((name) => Buffer.byteLength(name) !== name.length);
   }
 
   /** The record of the line in `bytes` from `start` to `end` (no newline), or the fallback's outcome. */
@@ -97,25 +93,19 @@ export class LogfmtFieldScanner<Refusal extends string> {
         continue;
       }
       const keyStart = at;
-      let nonAscii = false;
       while (at < lineEnd) {
         code = bytes[at];
         // Most key bytes are letters, past every byte that means something.
-        if (code > EQUALS && code < FIRST_NON_ASCII) {
+        if (code > EQUALS) {
           at++;
           continue;
         }
         if (code === EQUALS || code === SPACE || code === TAB) break;
         if (code === QUOTE) return this.refused(bytes, start, end);
-        if (code >= FIRST_NON_ASCII) nonAscii = true;
         at++;
       }
       if (at === keyStart) return this.refused(bytes, start, end);
-      const target = !nonAscii
-        ? this.target(bytes, keyStart, at)
-        : this.nonAsciiNames
-          ? this.byName.get(bytes.toString('utf8', keyStart, at))
-          : undefined;
+      const target = this.target(bytes, keyStart, at);
       pairs++;
       if (at === lineEnd || code !== EQUALS) {
         // A bare key.

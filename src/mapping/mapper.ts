@@ -42,9 +42,10 @@ export interface EventMapper {
    * Brings back what `saveState` kept, before any record comes: an end after a restart still
    * finds its start, and gauges show what they showed. Entries of metrics no longer
    * configured, of attribute sets the config no longer gives, and pairs past their timeout
-   * are left out. Returns how many entries came back.
+   * are left out. `savedAtMs`: when it was saved, for pairs to age by the time since (the
+   * agent down, say); default now. Returns how many entries came back.
    */
-  restoreState(saved: SavedState, nowMs?: number): number;
+  restoreState(saved: SavedState, nowMs?: number, savedAtMs?: number): number;
 }
 
 /** An open start as kept across a restart. */
@@ -321,7 +322,7 @@ interface CompiledMetric {
   /** Kept entries, when there are any. */
   saveState?(nowMs: number): unknown[];
   /** Brings back entries: now, or through `later`, run in the order the entries were written. */
-  restoreState?(saved: readonly unknown[], nowMs: number, later: Restorer[]): number;
+  restoreState?(saved: readonly unknown[], nowMs: number, later: Restorer[], savedAtMs: number): number;
 }
 
 /** Work of a restore done after every metric's, in the order of `order`. */
@@ -504,17 +505,22 @@ function pairMetric(
         ...(entry.fields !== undefined && { fields: entry.fields }),
       }));
     },
-    restoreState(entries, nowMs) {
+    restoreState(entries, nowMs, _later, savedAtMs) {
       let restored = 0;
+      // Pairs aged while nobody held them.
+      const sinceSaved = Math.max(0, nowMs - savedAtMs);
       const saved = entries as ReadonlyArray<SavedPair | null>;
       const usable = saved.filter(
         (entry): entry is SavedPair =>
-          typeof entry?.key === 'string' && Number.isFinite(entry.startMs) && Number.isFinite(entry.ageMs) && entry.ageMs < pair.timeoutMs,
+          typeof entry?.key === 'string' &&
+          Number.isFinite(entry.startMs) &&
+          Number.isFinite(entry.ageMs) &&
+          entry.ageMs + sinceSaved < pair.timeoutMs,
       );
       // Oldest first, as saved: the newest are kept when the table is smaller now.
       for (const entry of usable.slice(-pair.maxOpen)) {
         if (open.has(entry.key)) continue;
-        open.set(entry.key, { startMs: entry.startMs, openedMs: nowMs - entry.ageMs, fields: savedFields(entry.fields) });
+        open.set(entry.key, { startMs: entry.startMs, openedMs: nowMs - entry.ageMs - sinceSaved, fields: savedFields(entry.fields) });
         active?.counter.add(1, active.attributes);
         restored++;
       }
@@ -608,12 +614,12 @@ export function compileMapping(metrics: readonly MetricMapping[], options: Mappe
       }
       return saved;
     },
-    restoreState(saved, nowMs = now()) {
+    restoreState(saved, nowMs = now(), savedAtMs = nowMs) {
       let restored = 0;
       const later: Restorer[] = [];
       for (const [id, metric] of kept) {
         const entries = Object.hasOwn(saved, id) ? saved[id] : undefined;
-        if (Array.isArray(entries)) restored += metric.restoreState!(entries, nowMs, later);
+        if (Array.isArray(entries)) restored += metric.restoreState!(entries, nowMs, later, savedAtMs);
       }
       // Two gauge metrics may write one series: the value written last comes back last.
       for (const restorer of later.sort((a, b) => a.order - b.order)) restorer.run();

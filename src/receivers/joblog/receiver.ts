@@ -172,17 +172,11 @@ export class JoblogReceiver implements Receiver {
    */
   private restoreMappingState(): void {
     const { id, logger } = this.settings;
-    const saved = this.checkpoints.state()?.mapping;
-    if (typeof saved === 'object' && saved !== null) {
-      const savedAt = this.checkpoints.state()?.savedAt;
-      // Time went on while the agent was down: open pairs aged with it.
-      const downMs = typeof savedAt === 'string' && Number.isFinite(Date.parse(savedAt)) ? Math.max(0, Date.now() - Date.parse(savedAt)) : 0;
-      const state = saved as SavedState;
-      for (const entries of Object.values(state)) {
-        if (!Array.isArray(entries)) continue;
-        for (const entry of entries as Array<{ ageMs?: unknown } | null>) if (typeof entry?.ageMs === 'number') entry.ageMs += downMs;
-      }
-      const restored = this.mapper.restoreState(state);
+    const state = this.checkpoints.state();
+    if (typeof state?.mapping === 'object' && state.mapping !== null) {
+      const savedAt = typeof state.savedAt === 'string' ? Date.parse(state.savedAt) : NaN;
+      const now = Date.now();
+      const restored = this.mapper.restoreState(state.mapping as SavedState, now, Number.isFinite(savedAt) ? savedAt : now);
       if (restored > 0) logger.info({ receiver: id, restored }, 'mapping state restored: open pairs, clocks and gauges');
     }
     this.checkpoints.provideState(() => {

@@ -41,12 +41,16 @@ export class Agent {
     const config = loadConfig(this.configFile, this.factories);
     this.logger = createLogger(config.service.telemetry.logs.level);
     for (const id of config.unused) this.logger.warn({ component: id }, 'component is declared but in no pipeline; it is not started');
-    const service = new Service({ config, factories: this.factories, logger: this.logger, telemetry: this.telemetry });
+    const service = this.newService(config);
     await service.start();
     this.service = service;
     this.config = config;
     this.logger.info({ version: VERSION, config: this.configFile, pipelines: config.service.pipelines.map((p) => p.name) }, 'otel-agent started');
     notifySystemd('READY=1', this.logger);
+  }
+
+  private newService(config: AgentConfig): Service {
+    return new Service({ config, factories: this.factories, logger: this.logger, telemetry: this.telemetry });
   }
 
   /** SIGHUP: swap in the new config only if it is valid and starts; otherwise keep the old. */
@@ -62,7 +66,7 @@ export class Agent {
     let nextService: Service;
     try {
       next = loadConfig(this.configFile, this.factories);
-      nextService = new Service({ config: next, factories: this.factories, logger: this.logger, telemetry: this.telemetry });
+      nextService = this.newService(next);
     } catch (error) {
       this.telemetry.reloaded(false);
       const problems = error instanceof ConfigError ? error.message.split('\n') : [(error as Error).message];
@@ -81,7 +85,7 @@ export class Agent {
     } catch (error) {
       this.telemetry.reloaded(false);
       this.logger.error({ err: (error as Error).message }, 'new configuration failed to start; restarting the previous one');
-      const previous = new Service({ config: this.config, factories: this.factories, logger: this.logger, telemetry: this.telemetry });
+      const previous = this.newService(this.config);
       await previous.start();
       this.service = previous;
     }

@@ -12,7 +12,8 @@ export type Conditions = Record<string, Condition>;
 
 export type RecordPredicate = (record: EventRecord) => boolean;
 
-const isScalar = (value: unknown): value is string | number | boolean =>
+/** A YAML scalar a field's text can be compared with: a string, a finite number, true or false. */
+export const isScalar = (value: unknown): value is string | number | boolean =>
   typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean';
 
 /** A YAML scalar as the text a field would hold: `200` matches the field text "200". */

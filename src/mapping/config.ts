@@ -4,7 +4,7 @@
 // compiler handles one form of each thing.
 import { z } from 'zod';
 import { duration } from '../component/schema.js';
-import { conditionsSchema, fieldName, scalarText, wrongType, type Conditions } from './conditions.js';
+import { conditionsSchema, fieldName, isScalar, scalarText, wrongType, type Conditions } from './conditions.js';
 
 export const METRIC_TYPES = ['counter', 'updown', 'gauge', 'histogram'] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
@@ -60,8 +60,6 @@ function instrumentName() {
 }
 
 const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
-const isText = (value: unknown): value is string | number | boolean =>
-  typeof value === 'string' || isFiniteNumber(value) || typeof value === 'boolean';
 const isMapping = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -127,11 +125,11 @@ const attributeMapping = z
       if (!isMapping(attribute.map)) issue(['map'], 'expected a mapping of field texts to attribute values');
       else {
         for (const [text, exported] of Object.entries(attribute.map)) {
-          if (!isText(exported)) issue(['map', text], 'expected a string, a number or true/false');
+          if (!isScalar(exported)) issue(['map', text], 'expected a string, a number or true/false');
         }
       }
     }
-    if (attribute.default !== undefined && !isText(attribute.default)) issue(['default'], 'expected a string, a number or true/false');
+    if (attribute.default !== undefined && !isScalar(attribute.default)) issue(['default'], 'expected a string, a number or true/false');
   });
 
 const attributeSchema = z

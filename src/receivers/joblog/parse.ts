@@ -275,20 +275,27 @@ export function parseLogfmtLine(input: string): EventRecord | ParseRefusal {
 
 /** Why a line pattern cannot be used, or undefined. */
 function linePatternProblem(pattern: string): string | undefined {
+  const probed = probeLinePattern(pattern);
+  return 'problem' in probed ? probed.problem : undefined;
+}
+
+/** The fields a line pattern gives (its named groups), or undefined for a pattern that cannot be used. */
+export function regexFields(pattern: string): string[] | undefined {
+  const probed = probeLinePattern(pattern);
+  return 'fields' in probed ? probed.fields : undefined;
+}
+
+/** A line pattern's named groups, or why it cannot be used. */
+function probeLinePattern(pattern: string): { fields: string[] } | { problem: string } {
   let probe: RegExpExecArray | null;
   try {
     // The empty alternative always matches, so `groups` shows whether named groups exist.
     probe = new RegExp(`(?:${pattern})|`).exec('');
   } catch (error) {
-    return `invalid regular expression "${pattern}": ${(error as Error).message}`;
+    return { problem: `invalid regular expression "${pattern}": ${(error as Error).message}` };
   }
-  return probe?.groups === undefined ? 'expected named groups, like (?<status>\\w+): each becomes a field' : undefined;
-}
-
-/** The fields a line pattern gives (its named groups), or undefined for a pattern that cannot be used. */
-export function regexFields(pattern: string): string[] | undefined {
-  if (linePatternProblem(pattern) !== undefined) return undefined;
-  return Object.keys(new RegExp(`(?:${pattern})|`).exec('')!.groups!);
+  if (probe?.groups === undefined) return { problem: 'expected named groups, like (?<status>\\w+): each becomes a field' };
+  return { fields: Object.keys(probe.groups) };
 }
 
 /**

@@ -4,8 +4,9 @@
 // its UTF-8 bytes) once, and cached in a WeakMap keyed by that object: the metric store
 // hands out the same attributes object for a series on every collection. Lines are written
 // as bytes into a reused buffer (per-metric pieces encoded once, integers written digit by
-// digit), which is decoded to text a chunk at a time: no string is built per line, so a
-// scrape leaves little garbage. Duplicate series are found through interned label sets
+// digit) and handed on as byte chunks (`serializeBytes`, what the exporter sends); `serialize`
+// decodes them for callers that want text. No string is built per line, so a scrape leaves
+// little garbage. Duplicate series are found through interned label sets
 // rather than a Set of strings. `serialize()` yields to the event loop every `yieldEvery`
 // data points.
 import type { Attributes } from '@opentelemetry/api';

@@ -12,7 +12,7 @@
 // `fallback`, the full parser, so the outcome for every line, refusal or record, is exactly
 // the full parser's.
 import type { EventRecord } from '../../mapping/index.js';
-import { FieldTexts, propertyKey, SharedTexts } from './texts.js';
+import { afterByteOrderMark, FieldTexts, NameTable, propertyKey, SharedTexts } from './texts.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -94,8 +94,8 @@ function isShortestForm(bytes: Buffer, start: number, end: number): boolean {
 }
 
 export class JsonFieldScanner<Refusal extends string> {
-  /** Top-level targets by their name's length in bytes, compared in place without making the key a string. */
-  private readonly topByLength: Target[][] = [];
+  /** Top-level targets, found by a key's bytes. */
+  private readonly topLevel = new NameTable<Target>();
   private readonly byName = new Map<string, Target>();
   /** The line number (of this scanner) in which each target was last met. */
   private readonly seenIn: Uint32Array;
@@ -135,7 +135,7 @@ export class JsonFieldScanner<Refusal extends string> {
         texts: new FieldTexts(this.texts),
       };
       this.byName.set(name, target);
-      (this.topByLength[target.bytes.length] ??= []).push(target);
+      this.topLevel.add(target);
     }
     this.seenIn = new Uint32Array(index);
   }
@@ -143,8 +143,7 @@ export class JsonFieldScanner<Refusal extends string> {
   /** The record of the line in `bytes` from `start` to `end` (valid UTF-8, no newline), or the fallback's outcome. */
   parse(bytes: Buffer, start: number, end: number): EventRecord | Refusal {
     this.bytes = bytes;
-    // A leading byte order mark is passed over, as the full parser strips it.
-    this.at = end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf ? start + 3 : start;
+    this.at = afterByteOrderMark(bytes, start, end);
     this.end = end;
     // 0 marks "never seen": line numbers skip it when they wrap.
     this.lineNumber = (this.lineNumber + 1) >>> 0 || 1;
@@ -187,7 +186,7 @@ export class JsonFieldScanner<Refusal extends string> {
       this.at++;
       this.skipWhitespace();
       const target =
-        prefix === '' ? this.topTarget(keyStart, keyEnd) : this.byName.get(prefix + this.bytes.toString('utf8', keyStart, keyEnd));
+        prefix === '' ? this.topLevel.find(this.bytes, keyStart, keyEnd) : this.byName.get(prefix + this.bytes.toString('utf8', keyStart, keyEnd));
       if (target === undefined) this.skipValue();
       else {
         // JSON.parse keeps a repeated key's last value, which may undo what its first gave (an
@@ -202,18 +201,6 @@ export class JsonFieldScanner<Refusal extends string> {
       if (code !== COMMA) throw NOT_SCANNED;
       this.skipWhitespace();
     }
-  }
-
-  private topTarget(keyStart: number, keyEnd: number): Target | undefined {
-    const candidates = this.topByLength[keyEnd - keyStart];
-    if (candidates === undefined) return undefined;
-    const bytes = this.bytes;
-    next: for (let c = 0; c < candidates.length; c++) {
-      const name = candidates[c].bytes;
-      for (let i = 0; i < name.length; i++) if (name[i] !== bytes[keyStart + i]) continue next;
-      return candidates[c];
-    }
-    return undefined;
   }
 
   /** A wanted name's value: kept as the full parser would flatten it, or looked into. */

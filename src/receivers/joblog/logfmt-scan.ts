@@ -9,7 +9,7 @@
 // after a closing quote, no pair at all) goes to `fallback`, the full parser, which gives the
 // refusal: the outcome for every line, refusal or record, is exactly the full parser's.
 import type { EventRecord } from '../../mapping/index.js';
-import { FieldTexts, propertyKey, SharedTexts } from './texts.js';
+import { afterByteOrderMark, FieldTexts, NameTable, propertyKey, SharedTexts } from './texts.js';
 
 const SPACE = 0x20;
 const TAB = 0x09;
@@ -44,18 +44,9 @@ export function escapeText(code: number): string | undefined {
   }
 }
 
-/** Whether `bytes` has `name` from `at` on (the caller checked there is room). */
-function sameBytes(name: Buffer, bytes: Buffer, at: number): boolean {
-  for (let i = 0; i < name.length; i++) if (name[i] !== bytes[at + i]) return false;
-  return true;
-}
-
 export class LogfmtFieldScanner<Refusal extends string> {
-  /**
-   * Targets by their name's length in bytes, compared in place without making the key a
-   * string: lines are valid UTF-8, so the same bytes are the same text, non-ASCII or not.
-   */
-  private readonly byLength: Target[][] = [];
+  /** The wanted fields, found by a key's bytes, ASCII or not. */
+  private readonly names = new NameTable<Target>();
   private readonly texts = new SharedTexts();
 
   /**
@@ -73,15 +64,14 @@ export class LogfmtFieldScanner<Refusal extends string> {
       // A name with a lone surrogate is no decoded key's text: it is never in a record.
       if (bytes.toString() !== name) continue;
       const target: Target = { name: propertyKey(name), bytes, texts: new FieldTexts(this.texts) };
-      (this.byLength[bytes.length] ??= []).push(target);
+      this.names.add(target);
     }
   }
 
   /** The record of the line in `bytes` from `start` to `end` (no newline), or the fallback's outcome. */
   parse(bytes: Buffer, start: number, end: number): EventRecord | Refusal {
     // As the full parser strips them: a leading byte order mark, a trailing CR.
-    let at = start;
-    if (end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf) at += 3;
+    let at = afterByteOrderMark(bytes, start, end);
     let lineEnd = end;
     if (lineEnd > at && bytes[lineEnd - 1] === CARRIAGE_RETURN) lineEnd--;
     const record = this.newRecord();
@@ -105,7 +95,7 @@ export class LogfmtFieldScanner<Refusal extends string> {
         at++;
       }
       if (at === keyStart) return this.refused(bytes, start, end);
-      const target = this.target(bytes, keyStart, at);
+      const target = this.names.find(bytes, keyStart, at);
       pairs++;
       if (at === lineEnd || code !== EQUALS) {
         // A bare key.
@@ -148,13 +138,6 @@ export class LogfmtFieldScanner<Refusal extends string> {
   /** The full parser's refusal of the line. */
   private refused(bytes: Buffer, start: number, end: number): EventRecord | Refusal {
     return this.fallback(bytes.toString('utf8', start, end));
-  }
-
-  private target(bytes: Buffer, keyStart: number, keyEnd: number): Target | undefined {
-    const candidates = this.byLength[keyEnd - keyStart];
-    if (candidates === undefined) return undefined;
-    for (let c = 0; c < candidates.length; c++) if (sameBytes(candidates[c].bytes, bytes, keyStart)) return candidates[c];
-    return undefined;
   }
 
   /** A quoted value's text between its quotes, its escapes read as the full parser reads them. */

@@ -1,4 +1,5 @@
-// Strings made from the bytes of log lines: the few that parsers keep, made cheaply.
+// What the byte scanners of log lines share: the few strings they keep, made cheaply, and the
+// names they look for, compared with a line's keys in place.
 
 /** Texts up to this many bytes are looked up among those made before. */
 const MAX_SHARED_TEXT_BYTES = 32;
@@ -136,3 +137,32 @@ export function propertyKey(name: string): string {
   return Object.keys({ [name]: true })[0];
 }
 
+
+/** Where a line's content starts: past a leading UTF-8 byte order mark, as the full parsers strip it. */
+export function afterByteOrderMark(bytes: Buffer, start: number, end: number): number {
+  return end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf ? start + 3 : start;
+}
+
+/**
+ * Names a scanner looks for among a line's keys, found by comparing the key's bytes in place:
+ * no key is made a string. Lines are valid UTF-8, so the same bytes are the same text.
+ */
+export class NameTable<T extends { readonly bytes: Buffer }> {
+  private readonly byLength: T[][] = [];
+
+  add(target: T): void {
+    (this.byLength[target.bytes.length] ??= []).push(target);
+  }
+
+  /** The target whose name is the bytes from `start` to `end`, if any. */
+  find(bytes: Buffer, start: number, end: number): T | undefined {
+    const candidates = this.byLength[end - start];
+    if (candidates === undefined) return undefined;
+    next: for (let c = 0; c < candidates.length; c++) {
+      const name = candidates[c].bytes;
+      for (let i = 0; i < name.length; i++) if (name[i] !== bytes[start + i]) continue next;
+      return candidates[c];
+    }
+    return undefined;
+  }
+}

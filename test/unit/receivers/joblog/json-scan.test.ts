@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../../../src/mapping/index.js';
 import { FieldTexts, SharedTexts } from '../../../../src/receivers/joblog/texts.js';
 import { compileJsonParser, parseJsonLine, type ParseRefusal } from '../../../../src/receivers/joblog/parse.js';
+import { seededRandom } from '../../../support/seeded-random.js';
 
 type Outcome = Record<string, string | undefined> | ParseRefusal;
 
@@ -98,19 +99,10 @@ describe('compileJsonParser with the fields read', () => {
   });
 });
 
-/** A small, seeded generator, so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
 describe('compileJsonParser against JSON.parse, on random lines', () => {
   const fields = ['a', 'b', 'c.d', 'é'];
   const parse = compileJsonParser(fields);
-  const next = random(20_261_122);
+  const next = seededRandom(20_261_122);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
   const keys = ['"a"', '"b"', '"c"', '"d"', '"é"', '"a\\u0062"', '"c.d"'];
   const scalars = ['"x"', '"é\\"y"', '"\\\\"', '0', '-0', '1.50', '2e-7', '-12.5E+3', '123456789012345678', 'true', 'false', 'null', '""'];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../../../src/mapping/index.js';
 import { compileLogfmtParser, parseLogfmtLine, type ParseRefusal } from '../../../../src/receivers/joblog/parse.js';
+import { seededRandom } from '../../../support/seeded-random.js';
 
 type Outcome = Record<string, string | undefined> | ParseRefusal;
 
@@ -118,15 +119,3 @@ describe('compileLogfmtParser with the fields read', () => {
     expect(counts.wantedValues).toBeGreaterThan(3000);
   });
 });
-
-/** mulberry32: the same lines on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -53,7 +53,10 @@ export class Agent {
     return new Service({ config, factories: this.factories, logger: this.logger, telemetry: this.telemetry });
   }
 
-  /** SIGHUP: swap in the new config only if it is valid and starts; otherwise keep the old. */
+  /**
+   * SIGHUP: swap in the new config only if it is valid and starts; otherwise keep the old.
+   * Rejects when the old one cannot start again either: then nothing runs.
+   */
   reload(): Promise<void> {
     this.queue = this.queue.then(() => this.doReload());
     return this.queue;
@@ -86,7 +89,12 @@ export class Agent {
       this.telemetry.reloaded(false);
       this.logger.error({ err: (error as Error).message }, 'new configuration failed to start; restarting the previous one');
       const previous = this.newService(this.config);
-      await previous.start();
+      try {
+        await previous.start();
+      } catch (restartError) {
+        // Nothing runs now: the caller exits, and the service manager starts the agent again.
+        throw new Error(`the new configuration failed to start, and so did the previous one: ${(restartError as Error).message}`);
+      }
       this.service = previous;
     }
     notifySystemd('READY=1', this.logger);

@@ -46,7 +46,13 @@ async function run(configFile: string): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  process.on('SIGHUP', () => void agent.reload());
+  process.on('SIGHUP', () => {
+    agent.reload().catch((error: Error) => {
+      // Exit rather than serve nothing: systemd (Restart=always) starts the agent again.
+      process.stderr.write(`otel-agent: ${error.message}; exiting\n`);
+      process.exit(1);
+    });
+  });
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(`otel-agent: unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}\n`);
   });

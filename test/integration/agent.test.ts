@@ -1,6 +1,6 @@
 // The agent as an operator runs it: a real process, a real config file, signals.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_BIN, runAgent, startAgent, tempDir, waitForLog, writeConfig, type AgentProcess } from '../support/agent-process.js';
@@ -97,6 +97,24 @@ describe('otel-agent run', () => {
     const still = await waitForMetric(port, /otel_agent_config_reloads_total\{.*result="failure".*\} 1$/m);
     expect(still).toMatch(/^node_system_cpu_time_seconds_total\{/m);
     expect(agent.child.exitCode).toBeNull();
+  });
+
+  it('exits 1, saying why, after a reload whose config and the previous one both fail to start', async () => {
+    const port = await freePort();
+    const dir = tempDir();
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'secret\n');
+    const withToken = config(port).replace(`endpoint: 127.0.0.1:${port}`, `endpoint: 127.0.0.1:${port}\n    bearer_token_file: ${tokenFile}`);
+    const agent = start(['run', '--config', writeConfig(dir, withToken)]);
+    await waitForLog(agent, 'otel-agent started');
+
+    // Without its token file neither the new service nor the previous one can start again.
+    rmSync(tokenFile);
+    agent.child.kill('SIGHUP');
+    expect(await agent.exited).toBe(1);
+    expect(agent.log()).toContain('otel-agent: the new configuration failed to start, and so did the previous one: ');
+    expect(agent.log()).toContain(`bearer_token_file: cannot read "${tokenFile}"`);
+    expect(agent.log()).not.toContain('unhandled rejection');
   });
 
   it('refuses to start on an invalid config, naming file, line and path', () => {

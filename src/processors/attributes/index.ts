@@ -34,15 +34,10 @@ export const attributesProcessorFactory: ProcessorFactory<AttributesProcessorCon
     };
     const processMetric = (metric: MetricData): MetricData => {
       if (only && !only(metric.descriptor.name)) return metric;
-      let changed = false;
-      const dataPoints = (metric.dataPoints as DataPoint<unknown>[]).map((point) => {
-        const attributes = rewrite(point.attributes);
-        if (attributes === point.attributes) return point;
-        changed = true;
-        return { ...point, attributes };
-      });
-      // Actions that change nothing here (an insert of a key every point has) copy nothing.
-      return changed ? ({ ...metric, dataPoints } as MetricData) : metric;
+      // Every point copied, even where the actions changed nothing: measured (bench/processors.ts),
+      // skipping unchanged points made the usual case, an upsert on every point, a third slower.
+      const dataPoints = (metric.dataPoints as DataPoint<unknown>[]).map((point) => ({ ...point, attributes: rewrite(point.attributes) }));
+      return { ...metric, dataPoints } as MetricData;
     };
     return {
       process(input: ResourceMetrics): ResourceMetrics {

@@ -1,13 +1,14 @@
 // Runs the benchmarks and prints one table each.
 //
 //   npm run bench                          every benchmark
-//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog
+//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog, processors
 //   npm run bench -- idle --idle-seconds=30
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { runHostmetricsBench, type BenchRow } from './hostmetrics.js';
 import { formatIdleTable, formatMemoryTable, runIdleBench, runMemoryBreakdown, type IdleOptions } from './idle.js';
 import { formatJoblogTable, runJoblogBench } from './joblog.js';
+import { formatProcessorsTable, runProcessorsBench } from './processors.js';
 import { formatScrapeTable, runScrapeBench } from './scrape.js';
 import { runSerializerBench, type Row as SerializerRow } from './serializer.js';
 import { formatTable, type Cell } from './support.js';
@@ -51,6 +52,7 @@ const BENCHES: Record<string, Bench> = {
   scrape: { run: async () => formatScrapeTable(await runScrapeBench()) },
   serializer: { run: async () => serializerTable(await runSerializerBench()) },
   joblog: { run: async () => formatJoblogTable(await runJoblogBench()) },
+  processors: { run: async () => formatProcessorsTable(runProcessorsBench()) },
 };
 
 function usage(problem: string): never {

@@ -308,6 +308,19 @@ describe('joblog tailer on real files', () => {
     await eventually(() => expect(hasty.lines).toEqual(['no newline yet', 'next']));
   }, TEST_TIMEOUT_MS);
 
+  it('a too-long line ended by the flush timeout is refused once, and its late newline is no empty line', async () => {
+    const log = path.join(directory, 'app.log');
+    await writeFile(log, '');
+    const run = await startTailer({ paths: [log], maxLineBytes: 100, flushTimeoutMs: 200 });
+    await appendFile(log, 'y'.repeat(300));
+    await eventually(() => expect(run.tailer.stats().partialLinesFlushed).toBe(1));
+    const writer = new NumberedWriter();
+    await appendFile(log, `\n${writer.text(2)}`);
+    await eventually(() => expect(run.lines.length).toBeGreaterThanOrEqual(2));
+    expect(run.lines.map(lineNumber)).toEqual([0, 1]);
+    expect(run.refused).toEqual(['line_too_long']);
+  }, TEST_TIMEOUT_MS);
+
   it('refuses over-long lines and invalid UTF-8, and keeps the lines around them', async () => {
     const log = path.join(directory, 'app.log');
     await writeFile(log, '');

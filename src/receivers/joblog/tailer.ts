@@ -110,6 +110,11 @@ export class LineAssembler {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private discarding = false;
+  /**
+   * Set once a line was ended by the flush timeout: a newline arriving next is that line's
+   * belated end, not an empty line of its own.
+   */
+  private flushedWithoutNewline = false;
 
   constructor(private readonly maxLineBytes: number) {}
 
@@ -125,6 +130,7 @@ export class LineAssembler {
     this.pending = [];
     this.pendingBytes = 0;
     this.discarding = insideLine;
+    this.flushedWithoutNewline = false;
   }
 
   /** Consumes bytes read at `position`. The chunk may be reused by the caller afterwards. */
@@ -132,13 +138,18 @@ export class LineAssembler {
     const base = this.position;
     this.position += chunk.length;
     let start = 0;
+    if (this.flushedWithoutNewline && chunk.length > 0) {
+      this.flushedWithoutNewline = false;
+      start = belatedNewlineLength(chunk);
+      this.offset = base + start;
+    }
     if (this.hasPartial) {
-      const newline = chunk.indexOf(NEWLINE);
+      const newline = chunk.indexOf(NEWLINE, start);
       if (newline === -1) {
-        this.hold(chunk, sink);
+        this.hold(chunk.subarray(start), sink);
         return;
       }
-      this.completeHeld(chunk.subarray(0, newline), sink);
+      this.completeHeld(chunk.subarray(start, newline), sink);
       start = newline + 1;
       this.offset = base + start;
     }
@@ -166,6 +177,7 @@ export class LineAssembler {
     }
     this.discarding = false;
     this.offset = this.position;
+    this.flushedWithoutNewline = true;
   }
 
   private hold(bytes: Buffer, sink: LineSink): void {
@@ -199,6 +211,13 @@ export class LineAssembler {
     else if (!knownValid && !isUtf8(bytes.subarray(start, end))) sink.refuse('invalid_utf8');
     else sink.line(bytes, start, end);
   }
+}
+
+/** Bytes of the `\n` or `\r\n` that `chunk` starts with: 0 when it starts with anything else. */
+function belatedNewlineLength(chunk: Buffer): number {
+  if (chunk[0] === NEWLINE) return 1;
+  if (chunk[0] === CARRIAGE_RETURN && chunk[1] === NEWLINE) return 2;
+  return 0;
 }
 
 /** A file being followed. */

@@ -86,6 +86,43 @@ describe('LineAssembler', () => {
     expect(lines.hasPartial).toBe(false);
   });
 
+  it('takes a newline arriving after a flushed line as that line\'s end, not as an empty line', () => {
+    const sink = collector();
+    const lines = new LineAssembler(100);
+    lines.push(bytes('part'), sink);
+    lines.flushPartial(sink);
+    lines.push(bytes('\nnext\n'), sink);
+    expect(sink.lines).toEqual(['part', 'next']);
+    expect(lines.offset).toBe(10);
+
+    // The same after a CRLF, and only for the first byte after the flush.
+    lines.push(bytes('late'), sink);
+    lines.flushPartial(sink);
+    lines.push(bytes('\r\n'), sink);
+    lines.push(bytes('\n'), sink);
+    expect(sink.lines).toEqual(['part', 'next', 'late', '']);
+    expect(lines.offset).toBe(lines.position);
+  });
+
+  it('a too-long line ended by the flush timeout is refused once; its belated newline adds nothing', () => {
+    const sink = collector();
+    const lines = new LineAssembler(5);
+    lines.push(bytes('0123456789'), sink);
+    lines.flushPartial(sink);
+    lines.push(bytes('\nok\n'), sink);
+    expect(sink.lines).toEqual(['ok']);
+    expect(sink.refused).toEqual(['line_too_long']);
+  });
+
+  it('after a flush, a line that starts at once is a line', () => {
+    const sink = collector();
+    const lines = new LineAssembler(100);
+    lines.push(bytes('part'), sink);
+    lines.flushPartial(sink);
+    lines.push(bytes('more\n'), sink);
+    expect(sink.lines).toEqual(['part', 'more']);
+  });
+
   it('after a reset inside a line, skips to its newline', () => {
     const sink = collector();
     const lines = new LineAssembler(100);

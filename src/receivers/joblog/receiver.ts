@@ -216,10 +216,17 @@ export class JoblogReceiver implements Receiver {
     this.pairsOpen.set(this.mapper.openPairs(), this.selfAttributes);
   }
 
-  /** Degraded while no file matching the paths is followed: a typo in a glob shows in /health. */
+  /**
+   * Degraded while a file under the paths cannot be read (which, and why), or while no file
+   * matching them is followed: a typo in a glob, or a file the agent may not read, shows in /health.
+   */
   private reportStatus(stats: TailerStats): void {
     let reason: string | undefined;
-    if (stats.filesTracked === 0) {
+    if (stats.failing.length > 0) {
+      const [first] = stats.failing;
+      const others = stats.failing.length - 1;
+      reason = `cannot read ${first.path}: ${first.error}${others > 0 ? ` (and ${others} more file${others > 1 ? 's' : ''})` : ''}`;
+    } else if (stats.filesTracked === 0) {
       reason =
         this.checkpoints.filesYielded > 0
           ? `every file matching paths is read by another joblog receiver: ${this.config.paths.join(', ')}`

@@ -82,6 +82,14 @@ export interface TailerStats {
   filesOpen: number;
   /** Read, open or checkpoint failures, and exceptions thrown by `onLine`. */
   errors: number;
+  /** Paths under the globs that cannot be read now, with the last error: cleared once they can. */
+  failing: FileFailure[];
+}
+
+export interface FileFailure {
+  readonly path: string;
+  /** The system's message, naming the call and the error (`EACCES: permission denied, open '…'`). */
+  readonly error: string;
 }
 
 const CHUNK_BYTES = 64 * 1024;
@@ -284,6 +292,8 @@ export class Tailer {
     errors: 0,
   };
   private openCount = 0;
+  /** By path: files under the globs whose last stat, open or read failed. */
+  private readonly failing = new Map<string, FileFailure & { stage: 'stat' | 'open' | 'read' }>();
   private readonly lastWarnings = new Map<string, number>();
   private starting: Promise<void> | undefined;
   private loaded = false;
@@ -341,6 +351,7 @@ export class Tailer {
       refused: { ...this.counters.refused },
       filesTracked: this.files.size,
       filesOpen,
+      failing: [...this.failing.values()].map(({ path: failedPath, error }) => ({ path: failedPath, error })),
     };
   }
 
@@ -454,14 +465,20 @@ export class Tailer {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
           this.counters.errors += 1;
+          this.noteFailure(found, 'stat', error);
           this.warnLimited(`stat:${found}`, { path: found, err: error }, 'cannot stat watched file');
+        } else {
+          paths.delete(found);
         }
         continue;
       }
+      if (this.failing.get(found)?.stage === 'stat') this.failing.delete(found);
       if (!stats.isFile()) continue;
       const identity = fileIdentity(stats.dev, stats.ino);
       if (!sightings.has(identity)) sightings.set(identity, { path: found, stats });
     }
+    // A path gone from the globs no longer fails.
+    for (const failedPath of this.failing.keys()) if (!paths.has(failedPath)) this.failing.delete(failedPath);
     return sightings;
   }
 
@@ -532,6 +549,7 @@ export class Tailer {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.counters.errors += 1;
+        this.noteFailure(sighting.path, 'open', error);
         this.warnLimited(`open:${sighting.path}`, { path: sighting.path, err: error }, 'cannot open watched file');
       }
       return undefined;
@@ -539,12 +557,15 @@ export class Tailer {
     this.openCount += 1;
     const file = await this.position(handle, identity, sightings, now, firstScan).catch((error: unknown) => {
       this.counters.errors += 1;
+      this.noteFailure(sighting.path, 'open', error);
       this.warnLimited(`open:${sighting.path}`, { path: sighting.path, err: error }, 'cannot read watched file');
       return undefined;
     });
     if (!file) {
       await handle.close().catch(() => undefined);
       this.openCount -= 1;
+    } else {
+      this.failing.delete(sighting.path);
     }
     return file;
   }
@@ -704,9 +725,11 @@ export class Tailer {
         file.lines.flushPartial(file.sink);
         this.commit(file, now);
       }
+      if (this.failing.get(file.source.path)?.stage === 'read') this.failing.delete(file.source.path);
       return moreToRead;
     } catch (error) {
       this.counters.errors += 1;
+      this.noteFailure(file.source.path, 'read', error);
       this.warnLimited(`read:${file.identity}`, { path: file.source.path, err: error }, 'cannot read watched file');
       return false;
     }
@@ -866,6 +889,11 @@ export class Tailer {
     file.handle = undefined;
     this.openCount -= 1;
     await handle.close().catch(() => undefined);
+  }
+
+  private noteFailure(failedPath: string, stage: 'stat' | 'open' | 'read', error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.failing.set(failedPath, { path: failedPath, error: message, stage });
   }
 
   private commit(file: TrackedFile, now: number): void {

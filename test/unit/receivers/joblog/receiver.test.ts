@@ -1,7 +1,7 @@
 // The joblog receiver on real files in a temp directory: lifecycle, offsets kept across a new
 // instance, a renamed receiver and edited metrics, two receivers on one file, status, refusals
 // and its own metrics.
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -174,6 +174,31 @@ describe('status', () => {
     expect(settings.statuses).toEqual([{ status: 'degraded', reason: `no file matches paths yet: ${path.join(directory, '*.log')}` }]);
     writeFileSync(path.join(directory, 'late.log'), lines(2));
     await eventually(() => expect(jobs(settings)).toBe(2));
+    await eventually(() => expect(settings.statuses.at(-1)).toEqual({ status: 'ok', reason: undefined }), 5000);
+  });
+});
+
+describe('status of files that cannot be read', () => {
+  it('is degraded naming the file and its error while it fails, and ok once it can be read', async () => {
+    writeFileSync(path.join(directory, 'good.log'), lines(1));
+    // A link to itself fails every stat with ELOOP, for root too (unlike a file's mode bits).
+    const broken = path.join(directory, 'broken.log');
+    symlinkSync('broken.log', broken);
+    const { receiver: created, settings } = receiver('joblog');
+    await start(created);
+    await eventually(() => expect(jobs(settings)).toBe(1));
+    await eventually(() =>
+      expect(settings.statuses.at(-1)).toEqual({
+        status: 'degraded',
+        reason: expect.stringMatching(new RegExp(`^cannot read ${broken}: ELOOP: .*stat '${broken}'$`)),
+      }),
+    );
+    await created.collect();
+    expect(valueOf(settings.telemetry, 'otel_agent.joblog.errors', { receiver: 'joblog' })).toBeGreaterThan(0);
+
+    rmSync(broken);
+    writeFileSync(broken, lines(2));
+    await eventually(() => expect(jobs(settings)).toBe(3));
     await eventually(() => expect(settings.statuses.at(-1)).toEqual({ status: 'ok', reason: undefined }), 5000);
   });
 });

@@ -9,6 +9,13 @@
 // little garbage. Duplicate series are found through interned label sets
 // rather than a Set of strings. `serialize()` yields to the event loop every `yieldEvery`
 // data points.
+//
+// Two records can land on one series: the same record delivered by two pipelines (written
+// once, the repeat counted as `duplicate_series`), or distinct records whose attributes map
+// to one label set (`a.b` and `a_b`, joined by the specification's `;` rule). The second
+// kind is rare, so it costs nothing until it happens: the family is then written again with
+// sums and same-bound histograms merged (`merged_series`); gauges and histograms of other
+// bounds cannot be merged and keep the first record (`unmergeable_collision`).
 import type { Attributes } from '@opentelemetry/api';
 import type { DataPoint, Histogram, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { AggregationTemporality, DataPointType } from '../../metrics/otel.js';
@@ -40,7 +47,12 @@ export interface SerializeResult {
   body: string;
   /** Series written (a histogram counts once per data point). */
   series: number;
-  /** Data points not written, by reason: 'exponential_histogram', 'type_conflict', 'duplicate_series', 'non_finite'... */
+  /**
+   * Data points not written as series of their own, by reason: 'exponential_histogram',
+   * 'type_conflict', 'duplicate_series', 'non_finite'..., and 'merged_series' (added into
+   * another record's series) and 'unmergeable_collision' (a gauge or a histogram of other
+   * bounds whose labels another record already had).
+   */
   dropped: Record<string, number>;
 }
 
@@ -171,6 +183,22 @@ class BodyWriter {
     } while (rest > 0);
   }
 
+  /** Where the body ends now, to `rewind` to. */
+  mark(): BodyMark {
+    return { parts: this.parts.length, offset: this.offset };
+  }
+
+  /** Forgets everything written since `mark`. */
+  rewind(mark: BodyMark): void {
+    if (this.parts.length > mark.parts) {
+      // The first chunk flushed after the mark starts with the bytes the buffer held then;
+      // the buffer never shrinks, so they fit.
+      this.buffer.set(this.parts[mark.parts].subarray(0, mark.offset), 0);
+      this.parts.length = mark.parts;
+    }
+    this.offset = mark.offset;
+  }
+
   finish(): Buffer {
     this.flush(0);
     if (this.buffer.length === CHUNK_BYTES) BodyWriter.spare = this.buffer;
@@ -185,6 +213,11 @@ class BodyWriter {
     }
     if (needed > this.buffer.length) this.buffer = Buffer.allocUnsafe(needed);
   }
+}
+
+interface BodyMark {
+  readonly parts: number;
+  readonly offset: number;
 }
 
 function numberText(value: number): string {
@@ -379,8 +412,15 @@ class Serialization {
   private readonly compiledLabels: LabelSet[] = [];
   /** Per label set id, the last series group it was written in: finds duplicate series. */
   private writtenInGroup = new Int32Array(Math.max(1024, labelSets.idLimit));
+  /** Per label set id, which point of the family being written wrote it (its ordinal over the family's sources). */
+  private writtenBy = new Int32Array(this.writtenInGroup.length);
   private group = 0;
-  private readonly dropped: Record<string, number> = {};
+  /** Sources of the family being written, and the ordinal of each one's first point. */
+  private familySources: readonly Source[] = [];
+  private readonly firstOrdinals: number[] = [];
+  /** Set when distinct records of the family being written map to one series. */
+  private collided = false;
+  private dropped: Record<string, number> = {};
   private series = 0;
   private sinceYield = 0;
 
@@ -409,37 +449,135 @@ class Serialization {
     const families = this.groupByName();
     if (this.writeTargetInfo) this.writeTargetInfoFamily();
     for (const family of families.values()) {
-      this.writer.text(this.familyHeader(family));
-      // Series are identical when name, scope/constant labels and point labels are: one
-      // group per distinct scope/constant label text.
-      const groupByExtra = new Map<string, number>();
-      for (const source of family.sources) {
-        let group = groupByExtra.get(source.extraLabels);
-        if (group === undefined) {
-          group = ++this.group;
-          groupByExtra.set(source.extraLabels, group);
-        }
-        if (source.metric.dataPointType === DataPointType.HISTOGRAM) {
-          yield* this.writeHistograms(family.naming.name, source, group);
-        } else {
-          yield* this.writeNumbers(family, source, group);
-        }
+      const mark = this.writer.mark();
+      const series = this.series;
+      const dropped = { ...this.dropped };
+      yield* this.writeFamily(family);
+      if (this.collided) {
+        // Distinct records share a series: the block is written again with them merged.
+        this.writer.rewind(mark);
+        this.series = series;
+        this.dropped = dropped;
+        yield* this.writeFamily(yield* this.mergeCollisions(family));
       }
     }
     if (this.openMetrics) this.writer.text('# EOF\n');
     return { bytes: this.writer.finish(), series: this.series, dropped: this.dropped };
   }
 
-  /** False when a series with these labels was already written in `group`. */
-  private firstInGroup(labels: LabelSet, group: number): boolean {
+  /** Writes a family's block; stops early, with `collided` set, when two distinct records map to one series. */
+  private *writeFamily(family: Family): Generator<void, void, void> {
+    this.collided = false;
+    this.familySources = family.sources;
+    this.firstOrdinals.length = 0;
+    this.writer.text(this.familyHeader(family));
+    // Series are identical when name, scope/constant labels and point labels are: one
+    // group per distinct scope/constant label text.
+    const groupByExtra = new Map<string, number>();
+    let ordinal = 0;
+    for (const source of family.sources) {
+      let group = groupByExtra.get(source.extraLabels);
+      if (group === undefined) {
+        group = ++this.group;
+        groupByExtra.set(source.extraLabels, group);
+      }
+      this.firstOrdinals.push(ordinal);
+      if (source.metric.dataPointType === DataPointType.HISTOGRAM) {
+        yield* this.writeHistograms(family.naming.name, source, group, ordinal);
+      } else {
+        yield* this.writeNumbers(family, source, group, ordinal);
+      }
+      if (this.collided) return;
+      ordinal += source.metric.dataPoints.length;
+    }
+  }
+
+  /** False when a series with these labels was already written in `group`; else notes the point `ordinal` wrote it. */
+  private firstInGroup(labels: LabelSet, group: number, ordinal: number): boolean {
     if (labels.id >= this.writtenInGroup.length) {
-      const grown = new Int32Array(Math.max(labels.id + 1, this.writtenInGroup.length * 2));
+      const size = Math.max(labels.id + 1, this.writtenInGroup.length * 2);
+      const grown = new Int32Array(size);
       grown.set(this.writtenInGroup);
       this.writtenInGroup = grown;
+      const grownBy = new Int32Array(size);
+      grownBy.set(this.writtenBy);
+      this.writtenBy = grownBy;
     }
     if (this.writtenInGroup[labels.id] === group) return false;
     this.writtenInGroup[labels.id] = group;
+    this.writtenBy[labels.id] = ordinal;
     return true;
+  }
+
+  /**
+   * Whether `point` of `metric` is the record that already wrote the series `labels`, as a
+   * second pipeline delivers it: the same OpenTelemetry metric and equal attributes.
+   */
+  private repeatsWriter(labels: LabelSet, metric: MetricData, point: DataPoint<unknown>): boolean {
+    const ordinal = this.writtenBy[labels.id];
+    let index = this.firstOrdinals.length - 1;
+    while (this.firstOrdinals[index] > ordinal) index--;
+    const writer = this.familySources[index].metric;
+    return sameMetric(writer, metric) && sameAttributes(writer.dataPoints[ordinal - this.firstOrdinals[index]].attributes, point.attributes);
+  }
+
+  /**
+   * The family with the records that share a series merged into one point per series, in
+   * order of first appearance: sums added, histograms of equal bounds added bucket by
+   * bucket. A gauge, or a histogram of other bounds, keeps the first record.
+   */
+  private *mergeCollisions(family: Family): Generator<void, Family, void> {
+    const isHistogram = family.type === 'histogram';
+    const isCounter = family.type === 'counter';
+    const byExtraLabels = new Map<string, { metric: MetricData; series: Map<number, MergedSeries> }>();
+    let nonFinite = 0;
+    let duplicates = 0;
+    let merged = 0;
+    let unmergeable = 0;
+    for (const source of family.sources) {
+      const metric = source.metric;
+      const kind = metricKind(metric)!;
+      let group = byExtraLabels.get(source.extraLabels);
+      if (group === undefined) {
+        group = { metric, series: new Map() };
+        byExtraLabels.set(source.extraLabels, group);
+      }
+      const points = metric.dataPoints as DataPoint<number | Histogram>[];
+      for (let i = 0; i < points.length; i++) {
+        const point = points[i];
+        const finite = isHistogram ? histogramIsFinite(point.value as Histogram) : !isCounter || Number.isFinite(point.value);
+        if (!finite) {
+          nonFinite++;
+          continue;
+        }
+        const labels = this.pointLabels.get(point.attributes);
+        const record = { metric, attributes: point.attributes };
+        const existing = group.series.get(labels.id);
+        if (existing === undefined) {
+          group.series.set(labels.id, { kind, point: { ...point, value: copyValue(point.value) }, records: [record] });
+        } else if (existing.records.some((seen) => sameMetric(seen.metric, metric) && sameAttributes(seen.attributes, record.attributes))) {
+          duplicates++;
+        } else {
+          existing.records.push(record);
+          if (addInto(existing, kind, point.value)) merged++;
+          else unmergeable++;
+        }
+        if (++this.sinceYield >= this.yieldEvery) {
+          this.sinceYield = 0;
+          yield;
+        }
+      }
+    }
+    this.drop('non_finite', nonFinite);
+    this.drop('duplicate_series', duplicates);
+    this.drop('merged_series', merged);
+    this.drop('unmergeable_collision', unmergeable);
+    const sources: Source[] = [];
+    for (const [extraLabels, { metric, series }] of byExtraLabels) {
+      const dataPoints = [...series.values()].map((entry) => entry.point);
+      sources.push({ metric: { ...metric, dataPoints } as MetricData, extraLabels });
+    }
+    return { ...family, sources };
   }
 
   private drop(reason: string, points: number): void {
@@ -539,7 +677,7 @@ class Serialization {
     return `${helpLine}# TYPE ${naming.name} ${type}\n`;
   }
 
-  private *writeNumbers(family: Family, source: Source, group: number): Generator<void, void, void> {
+  private *writeNumbers(family: Family, source: Source, group: number, firstOrdinal: number): Generator<void, void, void> {
     const name = family.naming.name;
     const extra = source.extraLabels;
     const open = encode(`${name}{`);
@@ -559,9 +697,13 @@ class Serialization {
         continue;
       }
       const labels = this.pointLabels.get(point.attributes);
-      if (!this.firstInGroup(labels, group)) {
-        duplicates++;
-        continue;
+      if (!this.firstInGroup(labels, group, firstOrdinal + i)) {
+        if (this.repeatsWriter(labels, source.metric, point)) {
+          duplicates++;
+          continue;
+        }
+        this.collided = true;
+        return;
       }
       if (labels.text === '') {
         writer.bytes(withoutLabels);
@@ -582,7 +724,7 @@ class Serialization {
     this.drop('duplicate_series', duplicates);
   }
 
-  private *writeHistograms(name: string, source: Source, group: number): Generator<void, void, void> {
+  private *writeHistograms(name: string, source: Source, group: number, firstOrdinal: number): Generator<void, void, void> {
     const extra = source.extraLabels;
     const extraThenComma = extra === '' ? '' : `${extra},`;
     const bucketOpen = encode(`${name}_bucket{`);
@@ -608,9 +750,13 @@ class Serialization {
         continue;
       }
       const labels = this.pointLabels.get(point.attributes);
-      if (!this.firstInGroup(labels, group)) {
-        duplicates++;
-        continue;
+      if (!this.firstInGroup(labels, group, firstOrdinal + i)) {
+        if (this.repeatsWriter(labels, source.metric, point)) {
+          duplicates++;
+          continue;
+        }
+        this.collided = true;
+        return;
       }
       const { boundaries, counts } = histogram.buckets;
       if (boundaries !== bounds && !sameNumbers(boundaries, bounds)) {
@@ -676,6 +822,71 @@ class Serialization {
     this.drop('non_finite', nonFinite);
     this.drop('duplicate_series', duplicates);
   }
+}
+
+/** One series of a family whose records collided: the merged point and the records in it. */
+interface MergedSeries {
+  readonly kind: MetricKind;
+  readonly point: DataPoint<number | Histogram>;
+  readonly records: Array<{ metric: MetricData; attributes: Attributes }>;
+}
+
+/** A point's value, copied where merging would otherwise change the collected data. */
+function copyValue(value: number | Histogram): number | Histogram {
+  if (typeof value === 'number') return value;
+  return { ...value, buckets: { boundaries: value.buckets.boundaries, counts: value.buckets.counts.slice() } };
+}
+
+/**
+ * Adds `value` into the series when that means something: sums (monotonic or not) add, and
+ * so do histograms of equal bounds. A gauge's value is a reading, and readings of distinct
+ * things have no sum; nor do histograms of different bounds: false, nothing changed.
+ */
+function addInto(series: MergedSeries, kind: MetricKind, value: number | Histogram): boolean {
+  const point = series.point as { value: number | Histogram };
+  if (typeof value === 'number') {
+    const isSum = (k: MetricKind) => k === 'monotonic_sum' || k === 'non_monotonic_sum';
+    if (!isSum(series.kind) || !isSum(kind)) return false;
+    point.value = (point.value as number) + value;
+    return true;
+  }
+  const into = point.value as Histogram;
+  if (!sameNumbers(value.buckets.boundaries, into.buckets.boundaries)) return false;
+  const counts = into.buckets.counts;
+  for (let i = 0; i < counts.length; i++) counts[i] += value.buckets.counts[i];
+  into.count += value.count;
+  into.sum = into.sum === undefined || value.sum === undefined ? undefined : into.sum + value.sum;
+  into.min = into.min === undefined || value.min === undefined ? undefined : Math.min(into.min, value.min);
+  into.max = into.max === undefined || value.max === undefined ? undefined : Math.max(into.max, value.max);
+  return true;
+}
+
+/** The same OpenTelemetry metric, as two pipelines each deliver it: name, unit and kind. */
+function sameMetric(a: MetricData, b: MetricData): boolean {
+  return (
+    a === b ||
+    (a.descriptor.name === b.descriptor.name &&
+      a.descriptor.unit === b.descriptor.unit &&
+      a.dataPointType === b.dataPointType &&
+      (a.dataPointType !== DataPointType.SUM || a.isMonotonic === (b as typeof a).isMonotonic))
+  );
+}
+
+/** Equal attributes: the same keys with equal values (arrays element by element); null and undefined count as absent. */
+function sameAttributes(a: Attributes, b: Attributes): boolean {
+  if (a === b) return true;
+  let keys = 0;
+  for (const key in a) {
+    const value = a[key];
+    if (value === undefined || value === null) continue;
+    keys++;
+    const other = b[key];
+    if (value === other) continue;
+    if (!Array.isArray(value) || !Array.isArray(other) || value.length !== other.length) return false;
+    for (let i = 0; i < value.length; i++) if (value[i] !== other[i]) return false;
+  }
+  for (const key in b) if (b[key] !== undefined && b[key] !== null) keys--;
+  return keys === 0;
 }
 
 function sameNumbers(a: readonly number[], b: readonly number[] | undefined): boolean {

@@ -122,6 +122,29 @@ describe('promtool check metrics', () => {
     expect(result.status).toBe(3);
   });
 
+  test('passes on series merged from distinct records that map to one label set', () => {
+    const input = resourceMetrics({ 'service.name': 'a' }, [
+      {
+        name: 'joblog/runner',
+        metrics: [
+          sum('runner.jobs', { description: 'Jobs finished.' }, [[{ 'job.status': 'ok' }, 3], [{ job_status: 'ok' }, 4], [{ 'job.status': 'failed' }, 1]]),
+          histogram('runner.job.duration', { unit: 's', description: 'Job duration.', boundaries: [1, 10] }, [
+            [{ 'job.status': 'ok' }, { counts: [1, 2, 3], sum: 40 }],
+            [{ job_status: 'ok' }, { counts: [0, 1, 0], sum: 5 }],
+          ]),
+          gauge('runner.queue.length', { description: 'Jobs waiting.' }, [[{ 'job.status': 'ok' }, 2], [{ job_status: 'ok' }, 9]]),
+        ],
+      },
+    ]);
+    const { body, dropped } = serializeSync([input]);
+    expect(dropped).toEqual({ merged_series: 2, unmergeable_collision: 1 });
+    expect(body).toContain('runner_jobs_total{job_status="ok",otel_scope_name="joblog/runner"} 7\n');
+    expect(body).toContain('runner_job_duration_seconds_count{job_status="ok",otel_scope_name="joblog/runner"} 7\n');
+    const result = promtoolCheckMetrics(body);
+    expect(result.output).toBe('');
+    expect(result.status).toBe(0);
+  });
+
   test('the check does catch broken expositions', () => {
     const broken = '# HELP x a\n# TYPE x gauge\nx 1\n# HELP x b\n# TYPE x gauge\nx{a="1"} 2\n';
     const result = promtoolCheckMetrics(broken);

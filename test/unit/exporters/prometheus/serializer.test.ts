@@ -260,12 +260,6 @@ describe('duplicate series', () => {
     expect(dropped).toEqual({ duplicate_series: 2 });
   });
 
-  test('distinct attribute sets that map to one label set are duplicates too', () => {
-    const input = resourceMetrics({}, [{ name: 's', metrics: [gauge('g', {}, [[{ 'a.b': 'x' }, 1], [{ a_b: 'x' }, 2]])] }]);
-    const { body, dropped } = serializeSync([input]);
-    expect(samples(body)).toEqual(['g{a_b="x",otel_scope_name="s"} 1']);
-    expect(dropped).toEqual({ duplicate_series: 1 });
-  });
 
   test('equal attributes in different scopes are different series', () => {
     const input = resourceMetrics({}, [
@@ -274,6 +268,189 @@ describe('duplicate series', () => {
     ]);
     expect(serializeSync([input]).dropped).toEqual({});
     expect(samples(serializeSync([input]).body)).toHaveLength(2);
+  });
+});
+
+describe('distinct records that map to one series', () => {
+  // `a.b` and `a_b` both become label a_b; two records differing only there are one series.
+  test('counters are added, and the record merged in is counted as merged_series', () => {
+    const input = resourceMetrics({}, [{ name: 's', metrics: [sum('jobs', {}, [[{ 'a.b': 'x' }, 3], [{ a_b: 'x' }, 4]])] }]);
+    const { body, dropped, series } = serializeSync([input]);
+    expect(samples(body)).toEqual(['jobs_total{a_b="x",otel_scope_name="s"} 7']);
+    expect(dropped).toEqual({ merged_series: 1 });
+    expect(series).toBe(1);
+  });
+
+  test('the `;` join: {a.b: 1, a_b: 2} and {a_b: "1;2"} give one series, added', () => {
+    // {a.b: "1;2"} alone and {a.b: "1", a_b: "2"} both give a_b="1;2".
+    const input = resourceMetrics({}, [
+      { name: 's', metrics: [sum('jobs', {}, [[{ 'a.b': '1', a_b: '2' }, 10], [{ a_b: '1;2' }, 5], [{ other: 'y' }, 1]])] },
+    ]);
+    const { body, dropped } = serializeSync([input]);
+    expect(samples(body)).toEqual(['jobs_total{a_b="1;2",otel_scope_name="s"} 15', 'jobs_total{other="y",otel_scope_name="s"} 1']);
+    expect(dropped).toEqual({ merged_series: 1 });
+  });
+
+  test('non-monotonic sums are added too: they are sums, shown as gauges', () => {
+    const input = resourceMetrics({}, [
+      { name: 's', metrics: [sum('queue.depth', { monotonic: false }, [[{ 'a.b': 'x' }, 2], [{ a_b: 'x' }, -5]])] },
+    ]);
+    const { body, dropped } = serializeSync([input]);
+    expect(samples(body)).toEqual(['queue_depth{a_b="x",otel_scope_name="s"} -3']);
+    expect(dropped).toEqual({ merged_series: 1 });
+  });
+
+  test('histograms of equal bounds are added bucket by bucket, with _sum and _count', () => {
+    const input = resourceMetrics({}, [
+      {
+        name: 's',
+        metrics: [
+          histogram('wait', { boundaries: [1, 10] }, [
+            [{ 'a.b': 'x' }, { counts: [1, 2, 3], sum: 40 }],
+            [{ a_b: 'x' }, { counts: [4, 0, 1], sum: 20.5 }],
+          ]),
+        ],
+      },
+    ]);
+    const { body, dropped } = serializeSync([input]);
+    expect(samples(body)).toEqual([
+      'wait_bucket{a_b="x",otel_scope_name="s",le="1"} 5',
+      'wait_bucket{a_b="x",otel_scope_name="s",le="10"} 7',
+      'wait_bucket{a_b="x",otel_scope_name="s",le="+Inf"} 11',
+      'wait_sum{a_b="x",otel_scope_name="s"} 60.5',
+      'wait_count{a_b="x",otel_scope_name="s"} 11',
+    ]);
+    expect(dropped).toEqual({ merged_series: 1 });
+  });
+
+  test('the merge leaves the collected data as it was', () => {
+    const input = resourceMetrics({}, [
+      { name: 's', metrics: [histogram('wait', { boundaries: [1] }, [[{ 'a.b': 'x' }, { counts: [1, 1], sum: 3 }], [{ a_b: 'x' }, { counts: [5, 5], sum: 9 }]])] },
+    ]);
+    const before = JSON.stringify(input.scopeMetrics);
+    const once = serializeSync([input]).body;
+    expect(JSON.stringify(input.scopeMetrics)).toBe(before);
+    expect(serializeSync([input]).body).toBe(once);
+    expect(once).toContain('wait_count{a_b="x",otel_scope_name="s"} 12\n');
+  });
+
+  test('gauges are not added (readings of distinct things have no sum): the first is kept, the other counted', () => {
+    const input = resourceMetrics({}, [{ name: 's', metrics: [gauge('g', {}, [[{ 'a.b': 'x' }, 1], [{ a_b: 'x' }, 2]])] }]);
+    const { body, dropped } = serializeSync([input]);
+    expect(samples(body)).toEqual(['g{a_b="x",otel_scope_name="s"} 1']);
+    expect(dropped).toEqual({ unmergeable_collision: 1 });
+  });
+
+  test('histograms of different bounds keep the first, the other counted', () => {
+    const input = resourceMetrics({}, [
+      {
+        name: 's',
+        metrics: [
+          histogram('wait', { boundaries: [1] }, [[{ 'a.b': 'x' }, { counts: [1, 1], sum: 3 }]]),
+          histogram('wait', { boundaries: [2] }, [[{ a_b: 'x' }, { counts: [7, 7], sum: 30 }]]),
+        ],
+      },
+    ]);
+    const { body, dropped } = serializeSync([input]);
+    expect(samples(body)).toEqual([
+      'wait_bucket{a_b="x",otel_scope_name="s",le="1"} 1',
+      'wait_bucket{a_b="x",otel_scope_name="s",le="+Inf"} 2',
+      'wait_sum{a_b="x",otel_scope_name="s"} 3',
+      'wait_count{a_b="x",otel_scope_name="s"} 2',
+    ]);
+    expect(dropped).toEqual({ unmergeable_collision: 1 });
+  });
+
+  test('a gauge and a non-monotonic sum under one name are not added', () => {
+    const input = resourceMetrics({}, [
+      { name: 's', metrics: [gauge('depth', {}, [[{ q: 'a' }, 1]]), sum('depth', { monotonic: false }, [[{ q: 'a' }, 5]])] },
+    ]);
+    const { body, dropped } = serializeSync([input]);
+    expect(samples(body)).toEqual(['depth{q="a",otel_scope_name="s"} 1']);
+    expect(dropped).toEqual({ unmergeable_collision: 1 });
+  });
+
+  test('metrics whose names sanitise to one are distinct records: their equal series are added', () => {
+    const input = resourceMetrics({}, [
+      { name: 's', metrics: [sum('http.requests', {}, [[{ a: '1' }, 1]]), sum('http_requests', {}, [[{ a: '1' }, 2]])] },
+    ]);
+    const { body, dropped } = serializeSync([input]);
+    expect(samples(body)).toEqual(['http_requests_total{a="1",otel_scope_name="s"} 3']);
+    expect(dropped).toEqual({ merged_series: 1 });
+  });
+
+  test('two pipelines delivering the same colliding records: added once, the repeats are duplicates', () => {
+    const pipeline = () =>
+      resourceMetrics(RESOURCE, [{ name: 's', metrics: [sum('jobs', {}, [[{ 'a.b': 'x' }, 3], [{ a_b: 'x' }, 4], [{ a_b: 'y' }, 1]])] }]);
+    const { body, dropped } = serializeSync([pipeline(), pipeline()]);
+    expect(samples(body)).toEqual([
+      'target_info{host_name="node-1",service_name="otel-agent"} 1',
+      'jobs_total{a_b="x",otel_scope_name="s"} 7',
+      'jobs_total{a_b="y",otel_scope_name="s"} 1',
+    ]);
+    expect(dropped).toEqual({ merged_series: 1, duplicate_series: 3 });
+  });
+
+  test('records in different scopes stay apart; other families and drops are untouched', () => {
+    const input = resourceMetrics({}, [
+      {
+        name: 'a',
+        metrics: [
+          gauge('before', {}, [[{ k: 'v' }, 1]]),
+          sum('jobs', {}, [[{ 'a.b': 'x' }, 1], [{ a_b: 'x' }, 2], [{ bad: 'v' }, NaN]]),
+          gauge('after', {}, [[{ k: 'v' }, 2]]),
+        ],
+      },
+      { name: 'b', metrics: [sum('jobs', {}, [[{ a_b: 'x' }, 10]])] },
+    ]);
+    const { body, dropped, series } = serializeSync([input]);
+    expect(samples(body)).toEqual([
+      'before{k="v",otel_scope_name="a"} 1',
+      'jobs_total{a_b="x",otel_scope_name="a"} 3',
+      'jobs_total{a_b="x",otel_scope_name="b"} 10',
+      'after{k="v",otel_scope_name="a"} 2',
+    ]);
+    expect(body.match(/# TYPE jobs_total counter/g)).toHaveLength(1);
+    expect(dropped).toEqual({ merged_series: 1, non_finite: 1 });
+    expect(series).toBe(4);
+  });
+
+  test('a collision after more than an output chunk of the family: the family is written once, merged', async () => {
+    const points: Array<[Record<string, string>, number]> = [];
+    for (let i = 0; i < 8000; i++) points.push([{ 'job.id': String(i), name: 'padding'.repeat(4) }, i]);
+    points.push([{ job_id: '0', name: 'padding'.repeat(4) }, 1000]);
+    const input = [
+      resourceMetrics({}, [{ name: 's', metrics: [gauge('before', {}, [[{}, 1]]), sum('c', {}, points), gauge('after', {}, [[{}, 2]])] }]),
+    ];
+    const result = serializeSync(input);
+    expect(result.body.length).toBeGreaterThan(256 * 1024);
+    const lines = samples(result.body);
+    expect(lines).toHaveLength(8002);
+    expect(lines[0]).toBe('before{otel_scope_name="s"} 1');
+    expect(lines[1]).toBe(`c_total{job_id="0",name="${'padding'.repeat(4)}",otel_scope_name="s"} 1000`);
+    expect(lines[8000]).toBe(`c_total{job_id="7999",name="${'padding'.repeat(4)}",otel_scope_name="s"} 7999`);
+    expect(lines[8001]).toBe('after{otel_scope_name="s"} 2');
+    expect(count(result.body, '# TYPE c_total counter')).toBe(1);
+    expect(result.dropped).toEqual({ merged_series: 1 });
+    expect(result.series).toBe(8002);
+    expect(await serialize(input, {}, 7)).toEqual(result);
+  });
+
+  test('OpenMetrics: the merged family parses, one series per label set', () => {
+    const input = resourceMetrics({}, [
+      {
+        name: 's',
+        metrics: [
+          sum('jobs', {}, [[{ 'a.b': 'x' }, 3], [{ a_b: 'x' }, 4]]),
+          histogram('wait', { unit: 's', boundaries: [1] }, [[{ 'a.b': 'x' }, { counts: [1, 1], sum: 3 }], [{ a_b: 'x' }, { counts: [0, 2], sum: 9 }]]),
+        ],
+      },
+    ]);
+    const { body, dropped } = serializeSync([input], { format: 'openmetrics' });
+    expect(() => parseOpenMetrics(body)).not.toThrow();
+    expect(body).toContain('jobs_total{a_b="x",otel_scope_name="s"} 7\n');
+    expect(body).toContain('wait_seconds_count{a_b="x",otel_scope_name="s"} 4\n');
+    expect(dropped).toEqual({ merged_series: 2 });
   });
 });
 

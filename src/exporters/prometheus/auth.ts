@@ -1,13 +1,21 @@
 // HTTP authentication of /metrics: basic auth against a bcrypt hash, or a bearer token.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import bcrypt from 'bcryptjs';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * `allowed`; `denied` (401); or `busy`: too many credentials are waiting to be verified to
+ * take these on now (503, try again), decided without verifying them.
+ */
+export type AuthVerdict = 'allowed' | 'denied' | 'busy';
 
 export interface Authenticator {
-  /** True when the `Authorization` header carries valid credentials. */
-  check(authorization: string | undefined): Promise<boolean>;
+  check(authorization: string | undefined): Promise<AuthVerdict>;
   /** The `WWW-Authenticate` value sent with a 401. */
   readonly challenge: string;
+  /** Stops what verifies credentials off the event loop, if anything does. */
+  close?(): Promise<void>;
 }
 
 const REALM = 'otel-agent';
@@ -36,7 +44,7 @@ export function bearerAuthenticator(token: string | (() => Promise<string>)): Au
         }
       }
       const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
-      return match !== null && sameSecret(match[1], expected!);
+      return match !== null && sameSecret(match[1], expected!) ? 'allowed' : 'denied';
     },
   };
 }
@@ -108,50 +116,199 @@ export class TokenFile {
   }
 }
 
-export interface BasicAuthOptions {
-  /** How long a verdict for the same credentials is reused. */
-  cacheTtlMs?: number;
-  /** Distinct credentials remembered at once; the oldest is forgotten first. */
-  cacheSize?: number;
-  now?: () => number;
+/** Compares a password with a bcrypt hash. */
+export interface PasswordVerifier {
+  verify(password: string, hash: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+// What each worker runs (CommonJS, given bcryptjs's path): one comparison per message.
+const BCRYPT_WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const bcrypt = require(workerData.bcryptjs);
+parentPort.on('message', ({ password, hash }) => {
+  let matches = false;
+  try { matches = bcrypt.compareSync(password, hash); } catch {}
+  parentPort.postMessage(matches);
+});
+`;
+
+interface WorkerWaiter {
+  resolve(worker: Worker): void;
+  reject(error: Error): void;
 }
 
 /**
+ * bcrypt on worker threads, one comparison at a time on each. A comparison costs tens of
+ * milliseconds of CPU by design; on the event loop each would hold up every request behind
+ * it, authorised scrapes included. Workers start on first use and do not keep the process alive.
+ */
+export class BcryptWorkers implements PasswordVerifier {
+  private readonly idle: Worker[] = [];
+  private readonly started = new Set<Worker>();
+  private readonly waiters: WorkerWaiter[] = [];
+  private closed = false;
+
+  constructor(private readonly size = 1) {}
+
+  async verify(password: string, hash: string): Promise<boolean> {
+    const worker = await this.acquire();
+    return new Promise<boolean>((resolve, reject) => {
+      const settle = (outcome: () => void, healthy: boolean) => {
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        if (healthy) this.release(worker);
+        else this.started.delete(worker);
+        outcome();
+      };
+      const onMessage = (matches: unknown) => settle(() => resolve(matches === true), true);
+      const onError = (error: Error) => settle(() => reject(new Error(`bcrypt worker failed: ${error.message}`)), false);
+      const onExit = (code: number) => settle(() => reject(new Error(`bcrypt worker exited with code ${code}`)), false);
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      worker.postMessage({ password, hash });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new Error('bcrypt workers closed'));
+    const workers = [...this.started];
+    this.started.clear();
+    this.idle.length = 0;
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+
+  private acquire(): Promise<Worker> {
+    if (this.closed) return Promise.reject(new Error('bcrypt workers closed'));
+    const ready = this.idle.pop();
+    if (ready) return Promise.resolve(ready);
+    if (this.started.size < this.size) {
+      const worker = new Worker(BCRYPT_WORKER_SOURCE, {
+        eval: true,
+        workerData: { bcryptjs: createRequire(import.meta.url).resolve('bcryptjs') },
+        execArgv: [],
+      });
+      worker.unref();
+      this.started.add(worker);
+      return Promise.resolve(worker);
+    }
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  private release(worker: Worker): void {
+    if (!this.started.has(worker)) return;
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.resolve(worker);
+    else this.idle.push(worker);
+  }
+}
+
+export interface BasicAuthOptions {
+  /** How long a refused header's verdict is reused; an accepted header's, since its last use. */
+  cacheTtlMs?: number;
+  /** Refused headers remembered at once; the oldest is forgotten first. */
+  cacheSize?: number;
+  /** Verifications that run at once (bcrypt worker threads). */
+  maxConcurrentChecks?: number;
+  /** Verifications that may wait for a turn; a new header beyond them is answered `busy`. */
+  maxPendingChecks?: number;
+  /** bcrypt on worker threads unless given (tests count and hold verifications). */
+  verifier?: PasswordVerifier;
+  now?: () => number;
+}
+
+/** Accepted headers remembered at once: one password, so only spellings of one header differ. */
+const ACCEPTED_CACHE_SIZE = 4;
+
+/**
  * bcrypt costs tens of milliseconds by design, and Prometheus sends the same credentials
- * every scrape: each distinct `Authorization` value is verified once and its verdict (good
- * or bad) kept briefly, keyed by a SHA-256 of the header so no password stays in memory.
- * Concurrent requests with the same header share one verification.
+ * every scrape: each distinct `Authorization` value is verified once, off the event loop,
+ * and its verdict kept, keyed by a SHA-256 of the header so no password stays in memory.
+ * Accepted and refused headers are remembered apart, so a flood of wrong passwords cannot
+ * push the right one out; an accepted header stays while it keeps being used. Concurrent
+ * requests with the same header share one verification. A few verifications run or wait at
+ * once; a new header beyond them is `busy` at once, without bcrypt, so a flood costs a
+ * bounded amount of CPU and memory and never delays an authorised scrape.
  */
 export function basicAuthenticator(username: string, passwordHash: string, options: BasicAuthOptions = {}): Authenticator {
-  const { cacheTtlMs = 60_000, cacheSize = 64, now = Date.now } = options;
+  const { cacheTtlMs = 60_000, cacheSize = 64, maxConcurrentChecks = 1, maxPendingChecks = 4, now = Date.now } = options;
+  const verifier = options.verifier ?? new BcryptWorkers(maxConcurrentChecks);
   const expectedUser = digest(username);
-  const verdicts = new Map<string, { expiresAt: number; verdict: Promise<boolean> }>();
+  /** Expiry by header digest; refreshed on each use. */
+  const accepted = new Map<string, number>();
+  const refused = new Map<string, number>();
+  const verifying = new Map<string, Promise<AuthVerdict>>();
+  const waiting: Array<() => void> = [];
+  let running = 0;
 
-  async function verify(authorization: string): Promise<boolean> {
+  function parse(authorization: string): { user: string; password: string } | undefined {
     const match = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(authorization);
-    if (!match) return false;
+    if (!match) return undefined;
     const decoded = Buffer.from(match[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) return false;
+    if (colon < 0) return undefined;
+    return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+
+  async function verify(credentials: { user: string; password: string }): Promise<boolean> {
     // Both checks always run, so a wrong user name costs as much as a wrong password.
-    const userOk = sameSecret(decoded.slice(0, colon), expectedUser);
-    const passwordOk = await bcrypt.compare(decoded.slice(colon + 1), passwordHash);
+    const userOk = sameSecret(credentials.user, expectedUser);
+    const passwordOk = await verifier.verify(credentials.password, passwordHash);
     return userOk && passwordOk;
+  }
+
+  /** Runs `task` now when fewer than maxConcurrentChecks run, else when one ends. */
+  function inTurn<T>(task: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const start = () => {
+        running += 1;
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            running -= 1;
+            waiting.shift()?.();
+          });
+      };
+      if (running < maxConcurrentChecks) start();
+      else waiting.push(start);
+    });
+  }
+
+  function remember(cache: Map<string, number>, key: string, expiresAt: number, size: number): void {
+    cache.delete(key);
+    if (cache.size >= size) cache.delete(cache.keys().next().value as string);
+    cache.set(key, expiresAt);
   }
 
   return {
     challenge: `Basic realm="${REALM}", charset="UTF-8"`,
-    check(authorization) {
-      if (!authorization) return Promise.resolve(false);
-      const key = digest(authorization).toString('base64');
+    async check(authorization) {
+      const credentials = authorization ? parse(authorization) : undefined;
+      if (!credentials) return 'denied';
+      const key = digest(authorization!).toString('base64');
       const at = now();
-      const cached = verdicts.get(key);
-      if (cached && cached.expiresAt > at) return cached.verdict;
-      verdicts.delete(key);
-      if (verdicts.size >= cacheSize) verdicts.delete(verdicts.keys().next().value as string);
-      const verdict = verify(authorization).catch(() => false);
-      verdicts.set(key, { expiresAt: at + cacheTtlMs, verdict });
+      const acceptedUntil = accepted.get(key);
+      if (acceptedUntil !== undefined && acceptedUntil > at) {
+        remember(accepted, key, at + cacheTtlMs, ACCEPTED_CACHE_SIZE);
+        return 'allowed';
+      }
+      const refusedUntil = refused.get(key);
+      if (refusedUntil !== undefined && refusedUntil > at) return 'denied';
+      const shared = verifying.get(key);
+      if (shared) return shared;
+      if (running >= maxConcurrentChecks && waiting.length >= maxPendingChecks) return 'busy';
+      const verdict = inTurn(() => verify(credentials)).then((ok): AuthVerdict => {
+        // A failed verification (a worker that died) is not remembered: the next request tries again.
+        if (ok) remember(accepted, key, now() + cacheTtlMs, ACCEPTED_CACHE_SIZE);
+        else remember(refused, key, now() + cacheTtlMs, cacheSize);
+        return ok ? 'allowed' : 'denied';
+      });
+      verifying.set(key, verdict);
+      verdict.then(
+        () => verifying.delete(key),
+        () => verifying.delete(key),
+      );
       return verdict;
     },
+    close: () => verifier.close(),
   };
 }

@@ -4,6 +4,8 @@ import { duration, hostPort } from '../../component/schema.js';
 
 const BCRYPT_HASH = /^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 
+const WHOLE_REQUESTS = 'expected a whole number of requests, 0 for no limit';
+
 const tlsSchema = z.strictObject({
   cert_file: z.string().min(1),
   key_file: z.string().min(1),
@@ -41,6 +43,11 @@ export const configSchema = z
     collection_timeout: duration()
       .prefault('5s')
       .refine((ms) => ms > 0, { message: 'must be more than 0s' }),
+    /**
+     * Requests to /metrics served at once (node_exporter's --web.max-requests); one more is
+     * answered 503 at once. 0: no limit. /health and /ready are not counted.
+     */
+    max_requests: z.number({ error: WHOLE_REQUESTS }).int({ error: WHOLE_REQUESTS }).min(0, { error: WHOLE_REQUESTS }).default(40),
     tls: tlsSchema.optional(),
     basic_auth: basicAuthSchema.optional(),
     bearer_token: z.string().min(1).optional(),

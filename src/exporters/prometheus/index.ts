@@ -4,7 +4,7 @@ import { configSchema, type PrometheusExporterConfig } from './config.js';
 import { PrometheusExporter } from './server.js';
 
 export type { PrometheusExporterConfig } from './config.js';
-export { PrometheusExporter, type BoundAddress } from './server.js';
+export { PrometheusExporter, type BoundAddress, type PrometheusExporterOptions } from './server.js';
 
 export const prometheusFactory: ExporterFactory<PrometheusExporterConfig> = {
   type: 'prometheus',

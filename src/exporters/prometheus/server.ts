@@ -5,8 +5,8 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
-import type { Component, ComponentHealth, ComponentStatus, ExporterSettings, Counter, Gauge, Histogram } from '../../component/types.js';
-import { basicAuthenticator, bearerAuthenticator, TokenFile, type Authenticator } from './auth.js';
+import type { Component, ComponentHealth, ComponentStatus, ExporterSettings, Counter, Gauge, Histogram, UpDownCounter } from '../../component/types.js';
+import { basicAuthenticator, bearerAuthenticator, TokenFile, type Authenticator, type BasicAuthOptions } from './auth.js';
 import type { PrometheusExporterConfig } from './config.js';
 import { acceptsGzip, negotiateFormat, oneLine, ScrapeError, SharedScrape } from './scrape.js';
 import { CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, type SerializedBytes } from './serializer.js';
@@ -15,6 +15,9 @@ import { CertificateReloader, readTlsMaterial, secureContextOptions } from './tl
 const SHUTDOWN_GRACE_MS = 1000;
 /** A bearer token file is read again on a scrape when its last reading is older than this. */
 const TOKEN_FILE_MAX_AGE_MS = 1000;
+
+/** What a client refused for overload is told to wait, in seconds. */
+const RETRY_AFTER_S = '1';
 
 /** What can make the exporter degraded; each is reported until it clears. */
 type ProblemCause = 'scrape' | 'tls' | 'server' | 'token';
@@ -40,6 +43,16 @@ interface SelfMetrics {
   series: Gauge;
   dropped: Gauge;
   handshakesRefused: Counter;
+  requestsRefused: Counter;
+  requestsInFlight: UpDownCounter;
+}
+
+/** Why a request was answered 503 before any work: in-flight limit, or too many credentials to verify. */
+type RefusalReason = 'max_requests' | 'auth_busy';
+
+export interface PrometheusExporterOptions {
+  /** Limits and the verifier of basic auth (tests hold and count verifications). */
+  basicAuth?: Omit<BasicAuthOptions, 'now'>;
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopped';
@@ -57,10 +70,13 @@ export class PrometheusExporter implements Component {
   private server?: HttpServer | HttpsServer;
   private reloader?: CertificateReloader;
   private authenticator?: Authenticator;
+  /** Requests to /metrics not yet answered, against `max_requests`. */
+  private metricsInFlight = 0;
 
   constructor(
     private readonly settings: ExporterSettings,
     private readonly config: PrometheusExporterConfig,
+    private readonly options: PrometheusExporterOptions = {},
   ) {
     this.scrapeWork = new SharedScrape({
       source: settings.source,
@@ -100,6 +116,16 @@ export class PrometheusExporter implements Component {
         description: 'TLS handshakes refused: no client certificate, an untrusted one, or a protocol mismatch.',
         valueType: 'int',
       }),
+      requestsInFlight: telemetry.upDownCounter('otel_agent.exporter.requests.in_flight', {
+        unit: '{requests}',
+        description: 'Requests to /metrics received and not yet answered.',
+        valueType: 'int',
+      }),
+      requestsRefused: telemetry.counter('otel_agent.exporter.requests.refused', {
+        unit: '{requests}',
+        description: 'Requests to /metrics answered 503 at once, by reason: max_requests in flight, or auth_busy (too many credentials waiting to be verified).',
+        valueType: 'int',
+      }),
     };
   }
 
@@ -125,6 +151,7 @@ export class PrometheusExporter implements Component {
     this.lifecycle = 'stopped';
     if (wasStarting) await this.starting?.catch(() => undefined);
     this.reloader?.stop();
+    await this.authenticator?.close?.();
     const server = this.server;
     if (!server?.listening) return;
     await new Promise<void>((resolve) => {
@@ -144,7 +171,7 @@ export class PrometheusExporter implements Component {
     const fail = (reason: string) => new Error(`prometheus exporter "${id}": ${reason}`);
 
     if (config.basic_auth) {
-      this.authenticator = basicAuthenticator(config.basic_auth.username, config.basic_auth.password_hash);
+      this.authenticator = basicAuthenticator(config.basic_auth.username, config.basic_auth.password_hash, this.options.basicAuth);
     } else if (config.bearer_token) {
       this.authenticator = bearerAuthenticator(config.bearer_token);
     } else if (config.bearer_token_file) {
@@ -248,15 +275,43 @@ export class PrometheusExporter implements Component {
       res.setHeader('Allow', 'GET, HEAD');
       return this.sendText(res, 405, `method ${req.method} not allowed`);
     }
+    if (route === this.metrics) {
+      // Bounded so that a burst of scrapes cannot hold unbounded memory; /health and /ready
+      // answer small bodies at once and stay reachable for probes while /metrics is full.
+      const limit = this.config.max_requests;
+      if (limit > 0 && this.metricsInFlight >= limit) {
+        return this.refuse(res, 'max_requests', `${limit} requests to /metrics in flight already; retry shortly`);
+      }
+      const attributes = { exporter: this.settings.id };
+      this.metricsInFlight += 1;
+      this.self.requestsInFlight.add(1, attributes);
+      res.once('close', () => {
+        this.metricsInFlight -= 1;
+        this.self.requestsInFlight.add(-1, attributes);
+      });
+    }
     await route.call(this, req, res);
+  }
+
+  /** 503 with Retry-After, before any work, counted by reason. */
+  private refuse(res: ServerResponse, reason: RefusalReason, text: string): void {
+    const { id } = this.settings;
+    res.setHeader('Retry-After', RETRY_AFTER_S);
+    this.sendText(res, 503, text);
+    this.self.requestsRefused.add(1, { exporter: id, reason });
+    this.self.scrapes.add(1, { exporter: id, code: '503' });
   }
 
   private async metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const { id } = this.settings;
     let code: number;
-    if (this.authenticator && !(await this.authenticator.check(req.headers.authorization))) {
-      res.setHeader('WWW-Authenticate', this.authenticator.challenge);
+    const verdict = this.authenticator ? await this.authenticator.check(req.headers.authorization) : 'allowed';
+    if (verdict === 'busy') {
+      return this.refuse(res, 'auth_busy', 'too many credentials waiting to be verified; retry shortly');
+    }
+    if (verdict === 'denied') {
+      res.setHeader('WWW-Authenticate', this.authenticator!.challenge);
       code = 401;
       this.sendText(res, code, 'unauthorized');
     } else {

@@ -4,8 +4,8 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuthenticator, bearerAuthenticator, TokenFile } from '../../../../src/exporters/prometheus/auth.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { BcryptWorkers, basicAuthenticator, bearerAuthenticator, TokenFile } from '../../../../src/exporters/prometheus/auth.js';
 import { eventually } from '../../../support/eventually.js';
 import type { PrometheusExporter } from '../../../../src/exporters/prometheus/index.js';
 import { fetchFrom, startExporter, testHarness } from '../../../support/prometheus-exporter.js';
@@ -156,47 +156,171 @@ describe('TokenFile', () => {
   });
 });
 
+/**
+ * A password verifier whose comparisons wait until the test settles them: it counts the
+ * comparisons asked for and the most that ran at once.
+ */
+function heldVerifier() {
+  const held: Array<{ password: string; settle(matches: boolean): void }> = [];
+  const state = { calls: 0, running: 0, mostAtOnce: 0, closed: false };
+  return {
+    held,
+    state,
+    verify(password: string, hash: string): Promise<boolean> {
+      expect(hash).toBe(passwordHash);
+      state.calls += 1;
+      state.running += 1;
+      state.mostAtOnce = Math.max(state.mostAtOnce, state.running);
+      return new Promise<boolean>((resolve) => {
+        held.push({
+          password,
+          settle: (matches) => {
+            state.running -= 1;
+            resolve(matches);
+          },
+        });
+      });
+    },
+    async close() {
+      state.closed = true;
+    },
+    /** Settles the oldest held comparison as bcrypt would: right password or not. */
+    async settleNext() {
+      const next = await eventually(() => held.shift() ?? Promise.reject(new Error('no comparison held')));
+      next.settle(next.password === 's3cret pass');
+    },
+  };
+}
+
 describe('authenticators', () => {
-  it('basic auth verifies each distinct header once while its verdict is fresh', async () => {
+  it('basic auth verifies each distinct header once; an accepted one stays while it is used, a refused one for the TTL', async () => {
     let now = 1_000;
-    const auth = basicAuthenticator('prometheus', passwordHash, { cacheTtlMs: 60_000, now: () => now });
+    const verifier = heldVerifier();
+    const auth = basicAuthenticator('prometheus', passwordHash, { cacheTtlMs: 60_000, now: () => now, verifier });
     const header = basic('prometheus', 's3cret pass');
-    const first = auth.check(header);
-    // Concurrent and later checks of the same header share the first verification.
-    expect(auth.check(header)).toBe(first);
-    expect(await first).toBe(true);
-    now += 59_999;
-    expect(auth.check(header)).toBe(first);
-    now += 1;
+    // Concurrent checks of the same header share one verification.
+    const [first, second] = [auth.check(header), auth.check(header)];
+    await verifier.settleNext();
+    expect([await first, await second]).toEqual(['allowed', 'allowed']);
+    // Scraped every 50 s: the verdict is refreshed by each use, never verified again.
+    for (let i = 0; i < 5; i++) {
+      now += 50_000;
+      expect(await auth.check(header)).toBe('allowed');
+    }
+    expect(verifier.state.calls).toBe(1);
+    // Unused for the TTL: forgotten, so verified again.
+    now += 60_000;
     const renewed = auth.check(header);
-    expect(renewed).not.toBe(first);
-    expect(await renewed).toBe(true);
-    // A wrong password is remembered as wrong, not retried.
+    await verifier.settleNext();
+    expect(await renewed).toBe('allowed');
+    expect(verifier.state.calls).toBe(2);
+
+    // A wrong password is remembered as wrong for the TTL from its verification.
     const wrong = auth.check(basic('prometheus', 'nope'));
-    expect(await wrong).toBe(false);
-    expect(auth.check(basic('prometheus', 'nope'))).toBe(wrong);
+    await verifier.settleNext();
+    expect(await wrong).toBe('denied');
+    now += 59_999;
+    expect(await auth.check(basic('prometheus', 'nope'))).toBe('denied');
+    expect(verifier.state.calls).toBe(3);
+    now += 1;
+    const again = auth.check(basic('prometheus', 'nope'));
+    await verifier.settleNext();
+    expect(await again).toBe('denied');
+    expect(verifier.state.calls).toBe(4);
   });
 
-  it('basic auth forgets the oldest verdict beyond its cache size', async () => {
-    const auth = basicAuthenticator('prometheus', passwordHash, { cacheSize: 2 });
-    const first = auth.check(basic('a', '1'));
-    auth.check(basic('b', '2'));
-    auth.check(basic('c', '3'));
-    expect(auth.check(basic('a', '1'))).not.toBe(first);
+  it('basic auth forgets the oldest refused verdict beyond its cache size, never the accepted one', async () => {
+    const verifier = heldVerifier();
+    const auth = basicAuthenticator('prometheus', passwordHash, { cacheSize: 2, verifier });
+    const good = auth.check(basic('prometheus', 's3cret pass'));
+    await verifier.settleNext();
+    expect(await good).toBe('allowed');
+    for (const password of ['1', '2', '3']) {
+      const wrong = auth.check(basic('prometheus', password));
+      await verifier.settleNext();
+      expect(await wrong).toBe('denied');
+    }
+    expect(verifier.state.calls).toBe(4);
+    // '1' was pushed out by '3' and is verified again; the accepted header is still known.
+    expect(await auth.check(basic('prometheus', 's3cret pass'))).toBe('allowed');
+    const forgotten = auth.check(basic('prometheus', '1'));
+    await verifier.settleNext();
+    expect(await forgotten).toBe('denied');
+    expect(await auth.check(basic('prometheus', '3'))).toBe('denied');
+    expect(verifier.state.calls).toBe(5);
+  });
+
+  it('basic auth runs at most maxConcurrentChecks verifications, lets maxPendingChecks wait, and answers busy beyond without verifying', async () => {
+    const verifier = heldVerifier();
+    const auth = basicAuthenticator('prometheus', passwordHash, { maxConcurrentChecks: 2, maxPendingChecks: 3, verifier });
+    const good = auth.check(basic('prometheus', 's3cret pass'));
+    await verifier.settleNext();
+    expect(await good).toBe('allowed');
+
+    const flood = Array.from({ length: 10 }, (_, i) => auth.check(basic('prometheus', `wrong ${i}`)));
+    const early = await Promise.all(flood.slice(5));
+    expect(early).toEqual(['busy', 'busy', 'busy', 'busy', 'busy']);
+    // Two running, three waiting: only the running ones reached the verifier.
+    expect(verifier.state.calls).toBe(1 + 2);
+    // While the queue is full: the accepted header is answered from its verdict, a header
+    // already waiting shares its verification, a new one is busy.
+    expect(await auth.check(basic('prometheus', 's3cret pass'))).toBe('allowed');
+    const joined = auth.check(basic('prometheus', 'wrong 4'));
+    expect(await auth.check(basic('prometheus', 'wrong 99'))).toBe('busy');
+
+    for (let i = 0; i < 5; i++) await verifier.settleNext();
+    expect(await Promise.all(flood.slice(0, 5))).toEqual(['denied', 'denied', 'denied', 'denied', 'denied']);
+    expect(await joined).toBe('denied');
+    expect(verifier.state.calls).toBe(1 + 5);
+    expect(verifier.state.mostAtOnce).toBe(2);
+    // The queue drained: new headers are verified again.
+    const later = auth.check(basic('prometheus', 'wrong 99'));
+    await verifier.settleNext();
+    expect(await later).toBe('denied');
   });
 
   it('basic auth refuses malformed headers without verifying', async () => {
-    const auth = basicAuthenticator('prometheus', passwordHash);
+    const verifier = heldVerifier();
+    const auth = basicAuthenticator('prometheus', passwordHash, { verifier });
     for (const header of [undefined, '', 'Basic', `Basic ${Buffer.from('no-colon').toString('base64')}`, 'Digest abc']) {
-      expect(await auth.check(header), String(header)).toBe(false);
+      expect(await auth.check(header), String(header)).toBe('denied');
     }
-    expect(await auth.check(basic('prometheus', 's3cret pass').replace('Basic', 'basic'))).toBe(true);
+    expect(verifier.state.calls).toBe(0);
+    const lowerCase = auth.check(basic('prometheus', 's3cret pass').replace('Basic', 'basic'));
+    await verifier.settleNext();
+    expect(await lowerCase).toBe('allowed');
+  });
+
+  it('basic auth compares with bcrypt on a worker thread, never on the event loop', async () => {
+    const onMainThread = vi.spyOn(bcrypt, 'compare');
+    const onMainThreadSync = vi.spyOn(bcrypt, 'compareSync');
+    const auth = basicAuthenticator('prometheus', passwordHash);
+    try {
+      expect(await auth.check(basic('prometheus', 's3cret pass'))).toBe('allowed');
+      expect(await auth.check(basic('prometheus', 'wrong'))).toBe('denied');
+      // A wrong user name still costs a bcrypt comparison, and is refused.
+      expect(await auth.check(basic('someone', 's3cret pass'))).toBe('denied');
+      expect(onMainThread).not.toHaveBeenCalled();
+      expect(onMainThreadSync).not.toHaveBeenCalled();
+    } finally {
+      onMainThread.mockRestore();
+      onMainThreadSync.mockRestore();
+      await auth.close?.();
+    }
+  });
+
+  it('bcrypt workers refuse work once closed', async () => {
+    const workers = new BcryptWorkers(1);
+    expect(await workers.verify('s3cret pass', passwordHash)).toBe(true);
+    expect(await workers.verify('s3cret pas', passwordHash)).toBe(false);
+    await workers.close();
+    await expect(workers.verify('s3cret pass', passwordHash)).rejects.toThrow('bcrypt workers closed');
   });
 
   it('bearer compares the whole token', async () => {
     const auth = bearerAuthenticator('abc');
-    expect(await auth.check('Bearer abc')).toBe(true);
-    expect(await auth.check('bearer abc')).toBe(true);
-    for (const header of ['Bearer ab', 'Bearer abcd', 'Bearer', 'abc', undefined]) expect(await auth.check(header), String(header)).toBe(false);
+    expect(await auth.check('Bearer abc')).toBe('allowed');
+    expect(await auth.check('bearer abc')).toBe('allowed');
+    for (const header of ['Bearer ab', 'Bearer abcd', 'Bearer', 'abc', undefined]) expect(await auth.check(header), String(header)).toBe('denied');
   });
 });

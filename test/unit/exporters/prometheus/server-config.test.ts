@@ -16,7 +16,7 @@ function issues(input: unknown): string[] {
 }
 
 describe('config', () => {
-  it('fills in the defaults: loopback, suffixes, target_info, a 5s deadline, no TLS, no auth', () => {
+  it('fills in the defaults: loopback, suffixes, target_info, a 5s deadline, 40 requests in flight, no TLS, no auth', () => {
     expect(configSchema.parse({})).toEqual({
       endpoint: '127.0.0.1:9464',
       namespace: '',
@@ -24,7 +24,16 @@ describe('config', () => {
       add_metric_suffixes: true,
       target_info: true,
       collection_timeout: 5000,
+      max_requests: 40,
     });
+  });
+
+  it('takes max_requests as a whole number, 0 for no limit', () => {
+    expect(configSchema.parse({ max_requests: 0 }).max_requests).toBe(0);
+    expect(configSchema.parse({ max_requests: 5 }).max_requests).toBe(5);
+    for (const value of [-1, 2.5, '40']) {
+      expect(issues({ max_requests: value }), String(value)).toEqual(['max_requests: expected a whole number of requests, 0 for no limit']);
+    }
   });
 
   it('parses TLS with its defaults and durations', () => {

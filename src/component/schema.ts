@@ -25,12 +25,28 @@ export function parseSize(text: string): number | undefined {
   return m ? Math.round(Number(m[1]) * SIZE_UNITS[m[2]]) : undefined;
 }
 
-/** A YAML duration string, parsed to milliseconds. */
+/**
+ * The longest wait a Node.js timer holds (2^31-1 ms, about 24.8 days). A longer one fires
+ * after 1 ms instead, with a warning, so a longer duration would turn an hourly poll into a
+ * busy loop.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+/** MAX_DURATION_MS as it is written, rounded down to whole seconds: 596h31m23s. */
+const MAX_DURATION_TEXT = '596h31m23s';
+
+/** A YAML duration string, parsed to milliseconds, at most MAX_DURATION_MS. */
 export function duration() {
   return z.string().transform((text, ctx) => {
     const ms = parseDuration(text.trim());
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: `expected a duration like 500ms, 15s or 1h, found "${text}"` });
+      return z.NEVER;
+    }
+    if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration of at most ${MAX_DURATION_TEXT} (about 24.8 days, the longest a timer can wait), found "${text}"`,
+      });
       return z.NEVER;
     }
     return ms;

@@ -1,7 +1,7 @@
 // `otel-agent run`: the service for the current config, its reloads and its shutdown.
 import { spawn } from 'node:child_process';
 import type { Logger } from '../component/types.js';
-import { ConfigError, loadConfig, type AgentConfig, type FactoryLookup } from '../config/load.js';
+import { ConfigError, formatProblem, loadConfig, type AgentConfig, type FactoryLookup } from '../config/load.js';
 import { Service } from '../pipeline/service.js';
 import { createLogger, type AgentLogger } from '../telemetry/logger.js';
 import { SelfTelemetry } from '../telemetry/self.js';
@@ -41,12 +41,18 @@ export class Agent {
     const config = loadConfig(this.configFile, this.factories);
     this.logger = createLogger(config.service.telemetry.logs.level);
     for (const id of config.unused) this.logger.warn({ component: id }, 'component is declared but in no pipeline; it is not started');
+    this.warnAbout(config);
     const service = this.newService(config);
     await service.start();
     this.service = service;
     this.config = config;
     this.logger.info({ version: VERSION, config: this.configFile, pipelines: config.service.pipelines.map((p) => p.name) }, 'otel-agent started');
     notifySystemd('READY=1', this.logger);
+  }
+
+  /** What the config allows but likely did not mean, once per load. */
+  private warnAbout(config: AgentConfig): void {
+    for (const warning of config.warnings) this.logger.warn({ warning: formatProblem(warning) }, 'configuration warning');
   }
 
   private newService(config: AgentConfig): Service {
@@ -85,6 +91,7 @@ export class Agent {
       this.config = next;
       this.telemetry.reloaded(true);
       this.logger.info({ pipelines: next.service.pipelines.map((p) => p.name) }, 'configuration reloaded');
+      this.warnAbout(next);
     } catch (error) {
       this.telemetry.reloaded(false);
       this.logger.error({ err: (error as Error).message }, 'new configuration failed to start; restarting the previous one');

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { builtinFactories, EXPORTERS, PROCESSORS, RECEIVERS } from '../components.js';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, formatProblem, loadConfig } from '../config/load.js';
 import { printConfig } from '../config/redact.js';
 import { VERSION } from '../version.js';
 import { Agent, SHUTDOWN_DEADLINE_MS } from './agent.js';
@@ -93,6 +93,7 @@ program
     try {
       const config = loadConfig(file, builtinFactories());
       for (const id of config.unused) process.stderr.write(`warning: ${id} is declared but in no pipeline\n`);
+      for (const warning of config.warnings) process.stderr.write(`warning: ${formatProblem(warning)}\n`);
       process.stdout.write(`${file}: valid (${config.service.pipelines.length} pipeline(s))\n`);
     } catch (error) {
       failOnConfig(error);

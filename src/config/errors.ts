@@ -42,22 +42,53 @@ export function pathText(path: ConfigPath): string {
   return text;
 }
 
-const MAX_SHOWN_CHARS = 60;
+/** The most of a value, key or reference a problem quotes: a line stays a line. */
+export const MAX_SHOWN_CHARS = 80;
+
+/** `text`, cut to MAX_SHOWN_CHARS with `...` when longer. */
+export function shorten(text: string): string {
+  return text.length > MAX_SHOWN_CHARS ? `${text.slice(0, MAX_SHOWN_CHARS - 3)}...` : text;
+}
+
+/** `text` in double quotes, cut when longer than MAX_SHOWN_CHARS, then with its length. */
+export function quote(text: string): string {
+  const quoted = JSON.stringify(shorten(text));
+  return text.length > MAX_SHOWN_CHARS ? `${quoted} (${text.length} characters)` : quoted;
+}
+
+/** Beyond this a message is cut, whatever a component's own wording quoted. */
+const MAX_MESSAGE_CHARS = 1000;
+
+/**
+ * A message as it is printed: on one line; a long quoted run (a component quoting a whole
+ * value) cut; no regular expression the code wrapped around the operator's (V8 quotes the
+ * compiled source: `Invalid regular expression: /^(?:(abc)$/: Unterminated group`).
+ */
+export function tidyMessage(message: string): string {
+  let tidy = message
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/Invalid regular expression: \/.*?\/[dgimsuvy]*: /g, '')
+    // Every quoted run, paired from the left, so that the text between two is never taken for one.
+    .replace(/"((?:[^"\\]|\\.)*)"/g, (quoted, inner: string) =>
+      inner.length > MAX_SHOWN_CHARS ? `"${inner.slice(0, MAX_SHOWN_CHARS - 3)}..." (${inner.length} characters)` : quoted,
+    );
+  if (tidy.length > MAX_MESSAGE_CHARS) tidy = `${tidy.slice(0, MAX_MESSAGE_CHARS - 3)}...`;
+  return tidy;
+}
 
 /** A found value, briefly: strings quoted (and cut), mappings and lists by their shape. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing (the key is required)';
   if (value === null) return 'an empty value';
-  if (typeof value === 'string') {
-    const shown = value.length > MAX_SHOWN_CHARS ? `${value.slice(0, MAX_SHOWN_CHARS - 3)}...` : value;
-    return JSON.stringify(shown);
-  }
+  if (typeof value === 'string') return quote(value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (value instanceof Uint8Array) return 'binary data';
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : `a list of ${value.length}`;
   if (typeof value === 'object') {
     const keys = Object.keys(value);
-    return keys.length === 0 ? 'an empty mapping' : `a mapping (keys: ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', ...' : ''})`;
+    return keys.length === 0
+      ? 'an empty mapping'
+      : `a mapping (keys: ${keys.slice(0, 5).map(shorten).join(', ')}${keys.length > 5 ? ', ...' : ''})`;
   }
   return typeof value;
 }
@@ -69,9 +100,9 @@ export function describeHiddenValue(value: unknown): string {
   return `${kind} (not shown: secret)`;
 }
 
-/** Appends what was found, unless the message (a component's own) already says it. */
+/** Appends what was found, unless the message (a component's own) already says or quotes it. */
 export function withFound(message: string, found: string): string {
-  return /\bfound\b/.test(message) ? message : `${message}, found ${found}`;
+  return /\bfound\b/.test(message) || (found.startsWith('"') && message.includes(found)) ? message : `${message}, found ${found}`;
 }
 
 const EXPECTED_TYPES: Record<string, string> = {
@@ -152,8 +183,12 @@ export const expectedMessage: z.core.$ZodErrorMap = (issue) => {
       const phrases = alternatives.map((m) => m.replace(/^expected /, ''));
       return phrases.length > 0 ? `expected ${phrases.join(' or ')}` : 'expected a valid value';
     }
-    case 'invalid_key':
-      return `expected a valid key: ${issue.issues.map((i) => i.message).join('; ')}`;
+    case 'invalid_key': {
+      // The key's own issues, worded here: zod leaves their messages to its locale.
+      const phrases = issue.issues.map((inner) => expectedMessage(inner as z.core.$ZodRawIssue)).filter((m): m is string => !!m);
+      const wanted = [...new Set(phrases)].map((m) => m.replace(/^expected /, '')).join(' and ') || 'a valid key';
+      return `expected each key to be ${wanted}`;
+    }
     case 'invalid_element':
       return `expected a valid item: ${issue.issues.map((i) => i.message).join('; ')}`;
     default:

@@ -1,10 +1,10 @@
 // Loads otel-agent.yaml: read, parse (keeping every node's position), substitute, check the
 // file's own shape, each component's config against its factory's schema, and the pipelines'
 // references. Every problem is collected and thrown at once, each with its line and column.
-import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, type Document, type Pair, type YAMLError, type YAMLMap } from 'yaml';
 import type { z } from 'zod';
+import { bearerTokenFlaw } from '../component/credentials.js';
 import type { ExporterFactory, Kind, ProcessorFactory, ReceiverFactory } from '../component/types.js';
 import {
   ConfigError,
@@ -12,13 +12,26 @@ import {
   describeValue,
   expectedMessage,
   pathText,
+  quote,
+  shorten,
+  tidyMessage,
   withFound,
   type ConfigPath,
   type ConfigProblem,
 } from './errors.js';
-import { isSecretPath, REDACTED, rememberFileSecrets } from './redact.js';
+import { parseYaml } from './parse.js';
+import { bytesText, FileRefused, readRegularFile } from './read.js';
+import { isSecretKey, isSecretPath, REDACTED, rememberFileSecrets } from './redact.js';
 import { agentFileSchema, defaultStateDirectory, type AgentConfig, type ComponentConfig } from './schema.js';
 import { substituteDocument, type DocumentSubstitution } from './substitute.js';
+
+/**
+ * The largest config file read. The shipped ones are a few KiB, and one with a hundred
+ * mapping rules about 100 KiB. Parsing and checking take about 1 s per MiB, all of it on
+ * the event loop of a running agent that reloads: 1 MiB bounds that pause near a second,
+ * and keeps a wrong path (a log, an image) from being parsed at all.
+ */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
 export { ConfigError, formatProblem, type ConfigProblem } from './errors.js';
 export { printConfig } from './redact.js';
@@ -41,9 +54,9 @@ const SECTIONS: ReadonlyArray<{ section: Section; kind: Kind }> = [
 export function loadConfig(file: string, factories: FactoryLookup, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFile(file, MAX_CONFIG_FILE_BYTES);
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((err as Error).message ?? err);
+    const reason = err instanceof FileRefused ? err.reason : String((err as Error).message ?? err);
     throw new ConfigError([{ file, line: 0, column: 0, path: '', message: `cannot read the config file: ${reason}` }]);
   }
   return loadConfigText(text, file, factories, env);
@@ -55,18 +68,26 @@ export function loadConfigText(
   factories: FactoryLookup,
   env: NodeJS.ProcessEnv = process.env,
 ): AgentConfig {
+  if (Buffer.byteLength(text) > MAX_CONFIG_FILE_BYTES) {
+    throw new ConfigError([
+      { file, line: 0, column: 0, path: '', message: `cannot read the config file: it is larger than ${bytesText(MAX_CONFIG_FILE_BYTES)}, the most read` },
+    ]);
+  }
   const lineCounter = new LineCounter();
-  // `merge: true`: operators share blocks between components with `<<: *anchor`.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
+  const parsed = parseYaml(text, lineCounter);
+  if ('tooDeep' in parsed) {
+    const { offset, path, message } = parsed.tooDeep;
+    throw new Problems(undefined, lineCounter, file).atOffset(offset, message, path).error();
+  }
+  const { doc } = parsed;
   const problems = new Problems(doc, lineCounter, file);
 
-  if (doc.errors.length > 0) {
+  if (doc.errors.length > 0 || parsed.duplicateKeys.length > 0) {
     // After the first syntax error the parser's further complaints are mostly its echoes;
-    // duplicate keys are found on a sound tree, so each of them is real.
-    const firstSyntaxError = doc.errors.find((error) => error.code !== 'DUPLICATE_KEY');
-    for (const error of doc.errors) {
-      if (error.code === 'DUPLICATE_KEY' || error === firstSyntaxError) problems.atOffset(error.pos[0], syntaxMessage(error, text));
-    }
+    // each duplicate key is real.
+    const firstSyntaxError = doc.errors[0];
+    if (firstSyntaxError) problems.atOffset(firstSyntaxError.pos[0], syntaxMessage(firstSyntaxError, text));
+    for (const { offset, path, message } of parsed.duplicateKeys) problems.atOffset(offset, message, path);
     throw problems.error();
   }
   if (!isMap(doc.contents)) {
@@ -98,6 +119,7 @@ export function loadConfigText(
     declared.set(section, checked.declared);
   }
   const used = checkPipelines(data.service, declared, problems);
+  checkTokens(data, problems);
 
   if (problems.count > 0 || !fileShape.success) throw problems.error();
 
@@ -120,21 +142,15 @@ export function loadConfigText(
     unused: SECTIONS.flatMap(({ section }) =>
       [...declared.get(section)!].filter((id) => !used.get(section)!.has(id)).map((id) => pathText([section, id])),
     ),
+    warnings: secretNamedLabels(data, problems),
   };
   rememberFileSecrets(config, substitution.fromFile);
   return config;
 }
 
-/**
- * The yaml package's message, naming the key of a duplicate (its message does not), and
- * saying why `{ port: ${env:PORT} }` fails: in flow style `{` is syntax, so the value needs quotes.
- */
+/** The yaml package's message, saying why `{ port: ${env:PORT} }` fails: in flow style `{` is syntax, so the value needs quotes. */
 function syntaxMessage(error: YAMLError, text: string): string {
   const offset = error.pos[0];
-  if (error.code === 'DUPLICATE_KEY') {
-    const key = /^("[^"]*"|'[^']*'|[^:\n]+?)\s*:/.exec(text.slice(offset))?.[1] ?? '';
-    return `expected each key once per mapping, found ${JSON.stringify(key.replace(/^["']|["']$/g, ''))} again`;
-  }
   if (text[offset] === '{' && text[offset - 1] === '$') {
     return `${error.message} (inside { } or [ ], quote a value holding \${...}, like "\${env:PORT}")`;
   }
@@ -264,6 +280,71 @@ function startsWith(path: ConfigPath, prefix: ConfigPath): boolean {
   return prefix.length <= path.length && prefix.every((segment, i) => String(path[i]) === String(segment));
 }
 
+/** Keys of a token sent over HTTP: `token`, `bearer_token`, `apiToken`. */
+const TOKEN_KEY = /(^|[_.-])token$|[a-z0-9]Token$/i;
+/** Mappings whose values are labels or headers: a space there is allowed. */
+const FREE_TEXT_MAPPINGS = new Set(['headers', 'const_labels', 'static_attributes', 'attributes']);
+
+/**
+ * A token (`bearer_token`, `api_token`) is sent in an HTTP header, which allows no
+ * whitespace: one with a space or a line break inside (`${file:}` of a file with two lines)
+ * would fail every request after a start that looked fine, so it is refused here.
+ */
+function checkTokens(data: Record<string, unknown>, problems: Problems): void {
+  const visit = (value: unknown, path: ConfigPath): void => {
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => visit(item, [...path, index]));
+    } else if (isRecord(value)) {
+      for (const [key, item] of Object.entries(value)) {
+        const itemPath = [...path, key];
+        if (typeof item === 'string' && item !== '' && TOKEN_KEY.test(key) && isSecretKey(key) && !problems.failedAt(itemPath)) {
+          const flaw = bearerTokenFlaw(item);
+          if (flaw) problems.add(itemPath, `expected a token of visible characters only, found one where ${flaw} (not shown: secret)`);
+        } else if (!FREE_TEXT_MAPPINGS.has(key)) {
+          visit(item, itemPath);
+        }
+      }
+    }
+  };
+  for (const { section } of SECTIONS) visit(data[section], [section]);
+}
+
+/** Mappings whose keys become label names on every series the agent serves. */
+const LABEL_MAPPINGS = new Set(['const_labels', 'static_attributes']);
+
+/**
+ * Labels named like secrets (`password`, `api_token`): print-config redacts their values by
+ * the name, but /metrics serves them on every series as written. A warning, not an error:
+ * the name may be innocent (`token_bucket: enabled` is not, `api_token` likely is).
+ */
+function secretNamedLabels(data: Record<string, unknown>, problems: Problems): ConfigProblem[] {
+  const warnings: ConfigProblem[] = [];
+  const warn = (path: ConfigPath) =>
+    warnings.push(
+      problems.warning(
+        path,
+        'a label named like a secret: its value is served in plain text on every series (print-config only hides it); rename it, or keep secrets out of labels',
+        'key',
+      ),
+    );
+  if (isRecord(data.resource)) for (const key of Object.keys(data.resource)) if (isSecretKey(key)) warn(['resource', key]);
+  const visit = (value: unknown, path: ConfigPath): void => {
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => visit(item, [...path, index]));
+    } else if (isRecord(value)) {
+      for (const [key, item] of Object.entries(value)) {
+        if (LABEL_MAPPINGS.has(key) && isRecord(item)) {
+          for (const label of Object.keys(item)) if (isSecretKey(label)) warn([...path, key, label]);
+        } else {
+          visit(item, [...path, key]);
+        }
+      }
+    }
+  };
+  for (const { section } of SECTIONS) visit(data[section], [section]);
+  return warnings.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
 /** Problems found so far, each placed on the node its path leads to. */
 class Problems {
   private readonly found: Array<ConfigProblem & { offset: number }> = [];
@@ -274,8 +355,12 @@ class Problems {
   /** Where `${file:...}` put a value: a secret, never shown. */
   private fromFile: ConfigPath[] = [];
 
+  /** Each mapping's pairs by key, built on first use: finding every problem's key stays linear. */
+  private readonly pairsByKey = new WeakMap<YAMLMap, Map<string, Pair>>();
+
   constructor(
-    private readonly doc: Document,
+    /** Undefined when the text was refused before a document was built. */
+    private readonly doc: Document | undefined,
     private readonly lineCounter: LineCounter,
     private readonly file: string,
   ) {}
@@ -292,20 +377,39 @@ class Problems {
 
   /** `anchor: 'key'` points at the key (unknown keys, bad ids); else at the value. */
   add(path: ConfigPath, message: string, anchor: 'key' | 'value' = 'value'): void {
-    this.push(this.offsetOf(path, anchor), pathText(path), message);
+    this.found.push(this.placed(this.offsetOf(path, anchor), shownPath(path), message));
   }
 
-  atOffset(offset: number, message: string): void {
-    this.push(offset, '', message);
+  atOffset(offset: number, message: string, path: ConfigPath = []): this {
+    this.found.push(this.placed(offset, shownPath(path), message));
+    return this;
+  }
+
+  /** A problem placed like `add` places it, for a warning: not counted, not thrown. */
+  warning(path: ConfigPath, message: string, anchor: 'key' | 'value' = 'value'): ConfigProblem {
+    const { offset: _offset, ...problem } = this.placed(this.offsetOf(path, anchor), shownPath(path), message);
+    return problem;
+  }
+
+  /** True where substitution failed: what is there was reported already. */
+  failedAt(path: ConfigPath): boolean {
+    return this.failedSubstitutions.some((failed) => startsWith(path, failed));
   }
 
   addIssues(issues: z.core.$ZodIssue[], prefix: ConfigPath): void {
     for (const issue of issues) {
       const path: ConfigPath = [...prefix, ...issue.path.map((segment) => (typeof segment === 'number' ? segment : String(segment)))];
-      if (this.failedSubstitutions.some((failed) => startsWith(path, failed))) continue;
+      if (this.failedAt(path)) continue;
       if (issue.code === 'unrecognized_keys') {
         const valid = issue.message ? ` (${issue.message})` : '';
-        for (const key of issue.keys) this.add([...path, key], `unknown key "${key}"${valid}`, 'key');
+        for (const key of issue.keys) this.add([...path, key], `unknown key ${quote(key)}${valid}`, 'key');
+        continue;
+      }
+      if (issue.code === 'invalid_key') {
+        // Found is the key, not the value under it; the path is the mapping's, since the key is what is wrong.
+        const key = String(issue.path[issue.path.length - 1] ?? '');
+        const mapping = path.slice(0, -1);
+        this.found.push(this.placed(this.offsetOf(path, 'key'), shownPath(mapping), withFound(issue.message, describeValue(key))));
         continue;
       }
       const value = valueAt(this.data, path);
@@ -324,9 +428,9 @@ class Problems {
     return new ConfigError(inTextOrder.map(({ offset: _offset, ...problem }) => problem));
   }
 
-  private push(offset: number, path: string, message: string): void {
+  private placed(offset: number, path: string, message: string): ConfigProblem & { offset: number } {
     const { line, col } = this.lineCounter.linePos(offset);
-    this.found.push({ file: this.file, line, column: col, path, message: message.replace(/\s*\n\s*/g, ' '), offset });
+    return { file: this.file, line, column: col, path, message: tidyMessage(message), offset };
   }
 
   /**
@@ -334,13 +438,14 @@ class Problems {
    * (a missing key, a key brought in by `<<:`) points at its nearest existing parent's key.
    */
   private offsetOf(path: ConfigPath, anchor: 'key' | 'value'): number {
+    if (!this.doc) return 0;
     let node: unknown = this.doc.contents;
     let key: unknown;
     let depth = 0;
     for (const segment of path) {
       if (isAlias(node)) node = node.resolve(this.doc);
       if (isMap(node)) {
-        const pair = node.items.find((item) => String(isScalar(item.key) ? item.key.value : item.key) === String(segment));
+        const pair = this.pairOf(node, String(segment));
         if (pair === undefined) break;
         key = pair.key;
         node = pair.value;
@@ -355,6 +460,25 @@ class Problems {
     if (depth === path.length && anchor === 'value' && writtenAt(node) !== undefined) return writtenAt(node)!;
     return writtenAt(key) ?? writtenAt(node) ?? 0;
   }
+
+  /** The first pair of `map` whose key reads as `key`. */
+  private pairOf(map: YAMLMap, key: string): Pair | undefined {
+    let index = this.pairsByKey.get(map);
+    if (index === undefined) {
+      index = new Map();
+      for (const item of map.items as Pair[]) {
+        const text = String(isScalar(item.key) ? item.key.value : item.key);
+        if (!index.has(text)) index.set(text, item);
+      }
+      this.pairsByKey.set(map, index);
+    }
+    return index.get(key);
+  }
+}
+
+/** A path as a problem shows it: each key cut like a quoted value. */
+function shownPath(path: ConfigPath): string {
+  return pathText(path.map((segment) => (typeof segment === 'string' ? shorten(segment) : segment)));
 }
 
 /** Start offset of a node that has text; a value written as nothing (`key:`) has none. */

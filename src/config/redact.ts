@@ -8,29 +8,51 @@ import type { AgentConfig } from './schema.js';
 export const REDACTED = '<redacted>';
 
 const SECRET_WORDS = new Set([
-  'password', 'passphrase', 'token', 'secret', 'secrets', 'authorization', 'credentials',
+  'password', 'passphrase', 'token', 'secret', 'secrets', 'authorization', 'credentials', 'apikey',
 ]);
+/** `api_key`, `private_key`, `access_key`: a key is a secret only after one of these words. */
+const SECRET_KEY_QUALIFIERS = new Set(['api', 'private', 'access']);
+/** `basic_auth`: the values inside are credentials (`user:password` written where a mapping belongs). */
+const CREDENTIAL_HOLDER_WORDS = new Set(['auth', 'authentication']);
 /** `token_file`, `password_path`: where a secret lives is not the secret. */
 const LOCATION_WORDS = new Set(['file', 'path', 'dir', 'directory']);
 
-/**
- * True for keys naming a secret: one of their words (split at `_`, `-`, `.` and camelCase)
- * is password, passphrase, token, secret, authorization or credentials, and the last word
- * is not a location (`file`, `path`). So `bearer_token`, `redisPassword` and `client_secret`
- * are secrets; `token_file` and `max_tokens` are not.
- */
-export function isSecretKey(key: string): boolean {
-  const words = key
+/** `redisPassword` -> `['redis', 'password']`; split at `_`, `-`, `.` and camelCase. */
+function keyWords(key: string): string[] {
+  return key
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .toLowerCase()
     .split(/[^a-z0-9]+/)
     .filter((word) => word.length > 0);
-  if (words.length === 0 || LOCATION_WORDS.has(words[words.length - 1])) return false;
-  return words.some((word) => SECRET_WORDS.has(word));
 }
 
+function isLocation(words: string[]): boolean {
+  return words.length === 0 || LOCATION_WORDS.has(words[words.length - 1]);
+}
+
+/**
+ * True for keys naming a secret: one of their words is password, passphrase, token, secret,
+ * authorization, credentials or apikey, or `key` after api, private or access; and the last
+ * word is not a location (`file`, `path`). So `bearer_token`, `redisPassword`, `X-Api-Key`
+ * and `client_secret` are secrets; `token_file`, `key_file`, `key` and `max_tokens` are not.
+ */
+export function isSecretKey(key: string): boolean {
+  const words = keyWords(key);
+  if (isLocation(words)) return false;
+  return words.some((word, i) => SECRET_WORDS.has(word) || (word === 'key' && i > 0 && SECRET_KEY_QUALIFIERS.has(words[i - 1])));
+}
+
+/**
+ * True for paths whose value a problem must not quote: under a secret key, or under a key
+ * that holds credentials (`basic_auth`), whatever the value's type.
+ */
 export function isSecretPath(path: ConfigPath): boolean {
-  return path.some((segment) => typeof segment === 'string' && isSecretKey(segment));
+  return path.some((segment) => {
+    if (typeof segment !== 'string') return false;
+    if (isSecretKey(segment)) return true;
+    const words = keyWords(segment);
+    return !isLocation(words) && words.some((word) => CREDENTIAL_HOLDER_WORDS.has(word));
+  });
 }
 
 interface FileSecrets {

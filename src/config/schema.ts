@@ -4,6 +4,7 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import type { ViewRule } from '../metrics/views.js';
+import type { ConfigProblem } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
 
 
@@ -46,6 +47,8 @@ export interface AgentConfig {
   service: ServiceConfig;
   /** Components declared but in no pipeline (a warning, not an error), as `receivers::id`. */
   unused: string[];
+  /** Allowed but likely unwanted (a label named like a secret), placed like problems. */
+  warnings: ConfigProblem[];
 }
 
 /** The OpenTelemetry instrument name syntax: the SDK refuses any other at runtime. */

@@ -1,10 +1,15 @@
 // `${env:NAME}`, `${env:NAME:-default}`, `${file:/path}` and `$$` in scalar string values.
 // Substitution runs on the parsed document, never on the text: a value read from the
 // environment or a file is never parsed as YAML, and keys are never touched.
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
-import type { ConfigPath } from './errors.js';
+import { withoutTrailingLineBreaks } from '../component/credentials.js';
+import { quote, shorten, type ConfigPath } from './errors.js';
+import { FileRefused, readRegularFile } from './read.js';
+import { isSecretPath } from './redact.js';
+
+/** A secret or a certificate fits many times over; a log or an image does not belong here. */
+export const MAX_SUBSTITUTED_FILE_BYTES = 1024 * 1024;
 
 export interface Substituted {
   value: string;
@@ -21,10 +26,12 @@ const FILE_REFERENCE = /^file:(.+)$/s;
  * Expands the references in one string. A `$` that does not start `$$` or `${` stays as
  * written (a password like `pa$word`); `$$` is a literal `$`. `${env:NAME:-default}` takes
  * the default when NAME is unset or empty, as in the shell. A relative `${file:...}` path is
- * taken from `baseDir` (the config file's directory). One trailing newline of a file is
- * removed, since editors add one.
+ * taken from `baseDir` (the config file's directory). The line breaks at the end of a file
+ * are removed, since editors add them; only a regular file of at most
+ * MAX_SUBSTITUTED_FILE_BYTES is read. In a `secret` value, text that is no reference is
+ * likely part of the secret (`p@${ss}w0rd`), so a problem never quotes it.
  */
-export function substitute(text: string, env: NodeJS.ProcessEnv, baseDir: string): Substituted {
+export function substitute(text: string, env: NodeJS.ProcessEnv, baseDir: string, secret = false): Substituted {
   const problems: string[] = [];
   let value = '';
   let fromFile = false;
@@ -68,26 +75,18 @@ export function substitute(text: string, env: NodeJS.ProcessEnv, baseDir: string
     if (fileMatch) {
       const path = resolve(baseDir, fileMatch[1]);
       try {
-        value += readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+        value += withoutTrailingLineBreaks(readRegularFile(path, MAX_SUBSTITUTED_FILE_BYTES));
         fromFile = true;
       } catch (err) {
-        problems.push(`cannot read ${path} for \${file:${fileMatch[1]}} (${readFailure(err)})`);
+        const reason = err instanceof FileRefused ? err.reason : String(err);
+        problems.push(`cannot read ${shorten(path)} for ${shorten(`\${file:${fileMatch[1]}}`)} (${reason})`);
       }
       continue;
     }
-    problems.push(
-      `expected \${env:NAME}, \${env:NAME:-default} or \${file:/path} (or $$ for a literal $), found "\${${reference}}"`,
-    );
+    const found = secret ? 'a "${" that starts no reference (not shown: secret)' : quote(`\${${reference}}`);
+    problems.push(`expected \${env:NAME}, \${env:NAME:-default} or \${file:/path} (or $$ for a literal $), found ${found}`);
   }
   return { value, fromFile, problems };
-}
-
-function readFailure(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  return code ?? String(err);
 }
 
 export interface DocumentSubstitution {
@@ -108,7 +107,7 @@ export function substituteDocument(doc: Document, env: NodeJS.ProcessEnv, baseDi
     } else if (isSeq(node)) {
       node.items.forEach((item, index) => visit(item, [...path, index]));
     } else if (isScalar(node) && typeof node.value === 'string') {
-      const substituted = substitute(node.value, env, baseDir);
+      const substituted = substitute(node.value, env, baseDir, isSecretPath(path));
       node.value = substituted.value;
       for (const message of substituted.problems) result.problems.push({ path, node, message });
       if (substituted.fromFile) result.fromFile.push({ path, value: substituted.value });

@@ -124,6 +124,7 @@ describe('valid files, parsed onto the defaults', () => {
         telemetry: { logs: { level: 'debug' }, metrics: { enabled: false, seriesLimit: 10_000 } },
       },
       unused: [],
+      warnings: [],
     };
     expect(loadConfig(file, factories, { STATE_DIRECTORY: '/ignored/when/written' })).toStrictEqual(expected);
   });
@@ -143,6 +144,7 @@ describe('valid files, parsed onto the defaults', () => {
         telemetry: defaultTelemetry,
       },
       unused: [],
+      warnings: [],
     };
     expect(loadConfig(file, factories, {})).toStrictEqual(expected);
   });
@@ -173,6 +175,7 @@ describe('valid files, parsed onto the defaults', () => {
         telemetry: defaultTelemetry,
       },
       unused: ['receivers::joblog/spare', 'exporters::otlp'],
+      warnings: [],
     };
     expect(loadConfig(file, factories, {})).toStrictEqual(expected);
   });
@@ -181,7 +184,9 @@ describe('valid files, parsed onto the defaults', () => {
 // Each invalid file with the exact lines the loader prints, `file:` left out.
 const INVALID: Record<string, string[]> = {
   'syntax.yaml': ['6:1: Flow map in block collection must be sufficiently indented and end with a }'],
-  'duplicate-key.yaml': ['4:5: expected each key once per mapping, found "collection_interval" again'],
+  'duplicate-key.yaml': [
+    '4:5: receivers::hostmetrics::collection_interval: expected each key once per mapping, found "collection_interval" again (first on line 3)',
+  ],
   'not-a-mapping.yaml': ['1:1: expected a mapping with receivers, exporters and service at the top, found a list of 2'],
   'unknown-keys.yaml': [
     '1:1: recievers: unknown key "recievers" (valid keys: receivers, processors, exporters, views, resource, service)',
@@ -361,8 +366,8 @@ service:
     expect(config.exporters.get('otlp')!.config).toStrictEqual({
       endpoint: 'https://collector.example:4318',
       bearer_token: 's3cr3t-token',
-      // Only one trailing newline is removed.
-      headers: { 'x-api-key': 'key-from-file\n', 'x-empty': 'fallback' },
+      // Every line break at the end is removed, as bearer_token_file does.
+      headers: { 'x-api-key': 'key-from-file', 'x-empty': 'fallback' },
     });
   });
 
@@ -485,5 +490,104 @@ service:
     });
     // The printed file loads again onto the same pipelines (durations print as milliseconds).
     expect(() => loadConfigText(printed.replace('collection_interval: 15000', 'collection_interval: 15s'), 'printed.yaml', factories, {})).not.toThrow();
+  });
+});
+
+describe('secrets in problems, whatever their type', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'otel-agent-secret-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const secretFactories: FactoryLookup = {
+    ...factories,
+    exporters: new Map([
+      ...factories.exporters,
+      ['guarded', exporter('guarded', z.strictObject({
+        basic_auth: z.strictObject({ username: z.string(), password_hash: z.string() }).optional(),
+        bearer_token: z.string().optional(),
+        api_token: z.string().optional(),
+      }))],
+    ]),
+  };
+  const guarded = (body: string) => `
+receivers: { hostmetrics: }
+exporters:
+  guarded:
+${body}
+service:
+  pipelines: { metrics: { receivers: [hostmetrics], exporters: [guarded] } }
+`;
+  const lines = (text: string, env: NodeJS.ProcessEnv = {}) => {
+    try {
+      loadConfigText(text, join(dir, 'otel-agent.yaml'), secretFactories, env);
+      return [];
+    } catch (err) {
+      return (err as ConfigError).problems.map(formatProblem).map((line) => line.slice(dir.length + 1));
+    }
+  };
+
+  it('never shows a string written where basic_auth expects a mapping', () => {
+    expect(lines(guarded('    basic_auth: "prom:PLAINPW"'))).toEqual([
+      'otel-agent.yaml:5:17: exporters::guarded::basic_auth: expected a mapping, found a string (not shown: secret)',
+    ]);
+    expect(lines(guarded('    basic_auth: [prom, PLAINPW]')).join('\n')).not.toContain('PLAINPW');
+  });
+
+  it('never shows the text around an unknown reference in a token', () => {
+    const found = lines(guarded('    bearer_token: "p@${ss-X}w0rd"'));
+    expect(found).toEqual([
+      'otel-agent.yaml:5:19: exporters::guarded::bearer_token: expected ${env:NAME}, ${env:NAME:-default} or ${file:/path} (or $$ for a literal $), found a "${" that starts no reference (not shown: secret)',
+    ]);
+  });
+
+  it('refuses a token holding whitespace or a line break, from the file or from ${file:}, without showing it', () => {
+    writeFileSync(join(dir, 'two-lines'), 'first-t0ken\nsecond-t0ken\n');
+    writeFileSync(join(dir, 'trailing-breaks'), 'good-t0ken\n\n');
+    expect(lines(guarded('    bearer_token: "t0ken with space"\n    api_token: ${file:two-lines}'))).toEqual([
+      'otel-agent.yaml:5:19: exporters::guarded::bearer_token: expected a token of visible characters only, found one where it holds whitespace or a control character (not shown: secret)',
+      'otel-agent.yaml:6:16: exporters::guarded::api_token: expected a token of visible characters only, found one where it holds whitespace or a control character (not shown: secret)',
+    ]);
+    // The line breaks at the end of a file are not part of the token.
+    const config = loadConfigText(guarded('    bearer_token: ${file:trailing-breaks}'), join(dir, 'otel-agent.yaml'), secretFactories, {});
+    expect(config.exporters.get('guarded')!.config).toEqual({ bearer_token: 'good-t0ken' });
+  });
+});
+
+describe('warnings: labels named like secrets', () => {
+  const labelFactories: FactoryLookup = {
+    ...factories,
+    exporters: new Map([
+      ...factories.exporters,
+      ['labelled', exporter('labelled', z.strictObject({ const_labels: z.record(z.string(), z.string()).default({}) }))],
+    ]),
+  };
+
+  it('warns about resource and const_labels keys named like secrets, placed at the key, and still loads', () => {
+    const text = `
+receivers: { hostmetrics: }
+exporters:
+  labelled:
+    const_labels: { site: dc1, api_token: abc }
+resource:
+  password: hunter2
+  region: eu
+service:
+  pipelines: { metrics: { receivers: [hostmetrics], exporters: [labelled] } }
+`;
+    const config = loadConfigText(text, 'otel-agent.yaml', labelFactories, {});
+    const message = 'a label named like a secret: its value is served in plain text on every series (print-config only hides it); rename it, or keep secrets out of labels';
+    expect(config.warnings.map(formatProblem)).toEqual([
+      `otel-agent.yaml:5:32: exporters::labelled::const_labels::api_token: ${message}`,
+      `otel-agent.yaml:7:3: resource::password: ${message}`,
+    ]);
+    expect(JSON.stringify(config.warnings)).not.toMatch(/hunter2|abc/);
+  });
+
+  it('has no warning for ordinary labels', () => {
+    const config = loadConfigText(
+      'receivers: { hostmetrics: }\nexporters: { labelled: { const_labels: { site: dc1 } } }\nresource: { region: eu }\nservice: { pipelines: { metrics: { receivers: [hostmetrics], exporters: [labelled] } } }\n',
+      'otel-agent.yaml',
+      labelFactories,
+      {},
+    );
+    expect(config.warnings).toEqual([]);
   });
 });

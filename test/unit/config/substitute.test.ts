@@ -25,8 +25,25 @@ describe('substitute', () => {
     expect(substitute(text, env, dir)).toStrictEqual({ value: expected, fromFile: false, problems: [] });
   });
 
-  it('reads a file relative to the base directory, without its one trailing line break', () => {
+  it('reads a file relative to the base directory, without its trailing line break', () => {
     expect(substitute('${file:password}', env, dir)).toStrictEqual({ value: 'hunter2', fromFile: true, problems: [] });
+  });
+
+  it('removes every line break at the end of a file, and keeps spaces and inner line breaks', () => {
+    writeFileSync(join(dir, 'two-breaks'), 'tok3n\n\n');
+    writeFileSync(join(dir, 'crlf-breaks'), 'tok3n\r\n\r\n');
+    writeFileSync(join(dir, 'spaced'), ' pass phrase \nsecond line\n');
+    expect(substitute('${file:two-breaks}', env, dir).value).toBe('tok3n');
+    expect(substitute('${file:crlf-breaks}', env, dir).value).toBe('tok3n');
+    expect(substitute('${file:spaced}', env, dir).value).toBe(' pass phrase \nsecond line');
+  });
+
+  it('in a secret value, names no text of an unknown reference, which is likely part of the secret', () => {
+    const { problems } = substitute('p@${ss-X}w0rd', env, dir, true);
+    expect(problems).toEqual([
+      'expected ${env:NAME}, ${env:NAME:-default} or ${file:/path} (or $$ for a literal $), found a "${" that starts no reference (not shown: secret)',
+    ]);
+    expect(problems.join()).not.toMatch(/ss-X|p@|w0rd/);
   });
 
   it('reports each unresolvable reference', () => {

@@ -37,9 +37,24 @@ async function waitForMetric(port: number, pattern: RegExp): Promise<string> {
 }
 
 const running: AgentProcess[] = [];
+const made: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((agent) => agent.stop()));
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+
+/** A temporary directory removed after the test, FIFOs and all. */
+function scratchDir(): string {
+  const dir = tempDir();
+  made.push(dir);
+  return dir;
+}
+
+function mkfifo(path: string): string {
+  const result = spawnSync('mkfifo', [path]);
+  expect(result.status, String(result.stderr)).toBe(0);
+  return path;
+}
 
 function start(args: string[]): AgentProcess {
   const agent = startAgent(args, { STATE_DIRECTORY: tempDir('otel-agent-state-') });
@@ -117,6 +132,49 @@ describe('otel-agent run', () => {
     expect(agent.log()).not.toContain('unhandled rejection');
   });
 
+  it('SIGHUP with a ${file:} naming a FIFO is refused at once; /health keeps answering and SIGTERM still stops it', async () => {
+    const port = await freePort();
+    const dir = scratchDir();
+    const file = writeConfig(dir, config(port));
+    const agent = start(['run', '--config', file]);
+    await waitForLog(agent, 'otel-agent started');
+
+    // No writer ever opens the FIFO: reading it would wait forever.
+    const fifo = mkfifo(join(dir, 'token'));
+    writeFileSync(file, config(port).replace(`endpoint: 127.0.0.1:${port}`, `endpoint: 127.0.0.1:${port}\n    bearer_token: \${file:${fifo}}`));
+    agent.child.kill('SIGHUP');
+    await waitForLog(agent, 'new configuration refused');
+    expect(agent.log()).toContain(`otel-agent.yaml:7:19: exporters::prometheus::bearer_token: cannot read ${fifo} for \${file:${fifo}} (it is a FIFO (named pipe); only a regular file is read)`);
+    expect((await scrape(port, '/health')).status).toBe(200);
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+  });
+
+  it('a refused SIGHUP never logs a password written where basic_auth expects a mapping', async () => {
+    const port = await freePort();
+    const file = writeConfig(scratchDir(), config(port));
+    const agent = start(['run', '--config', file]);
+    await waitForLog(agent, 'otel-agent started');
+    writeFileSync(file, config(port).replace(`endpoint: 127.0.0.1:${port}`, `endpoint: 127.0.0.1:${port}\n    basic_auth: "prom:PLAINPW"`));
+    agent.child.kill('SIGHUP');
+    await waitForLog(agent, 'new configuration refused');
+    expect(agent.log()).toContain('exporters::prometheus::basic_auth: expected a mapping, found a string (not shown: secret)');
+    expect(agent.log()).not.toContain('PLAINPW');
+  });
+
+  it('logs a warning at start for a label named like a secret', async () => {
+    const port = await freePort();
+    const file = writeConfig(scratchDir(), `${config(port)}resource:\n  api_token: abc123\n`);
+    const agent = start(['run', '--config', file]);
+    await waitForLog(agent, 'otel-agent started');
+    const warning = agent.log().split('\n').find((line) => line.includes('configuration warning'));
+    expect(warning).toBeDefined();
+    expect(JSON.parse(warning!.replace(/^<\d>/, '')).warning).toBe(
+      `${file}:13:3: resource::api_token: a label named like a secret: its value is served in plain text on every series (print-config only hides it); rename it, or keep secrets out of labels`,
+    );
+    expect(agent.log()).not.toContain('abc123');
+  });
+
   it('refuses to start on an invalid config, naming file, line and path', () => {
     const file = writeConfig(tempDir(), config(9).replace('hostmetrics:\n', 'hostmetrics:\n    scrapers: [cpu, gpu]\n'));
     const result = runAgent(['run', '--config', file]);
@@ -156,6 +214,36 @@ service:
     expect(lines.filter((line) => line.startsWith(`${file}:`)).length).toBeGreaterThanOrEqual(3);
     expect(result.stderr).toContain(`${file}:2:3: receivers::hostmetric: unknown receiver type "hostmetric"`);
     expect(result.stderr).toContain('exporters::prometheus::endpoint');
+  });
+
+  it('validate returns at once on a ${file:} naming a FIFO or /dev/zero, naming file:line and the YAML path', () => {
+    const dir = scratchDir();
+    const fifo = mkfifo(join(dir, 'password'));
+    const file = writeConfig(
+      dir,
+      config(9464).replace('endpoint: 127.0.0.1:9464', `endpoint: 127.0.0.1:9464\n    bearer_token: \${file:/dev/zero}\n    namespace: \${file:${fifo}}`),
+    );
+    const result = runAgent(['validate', '-c', file]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${file}:7:19: exporters::prometheus::bearer_token: cannot read /dev/zero for \${file:/dev/zero} (it is a character device; only a regular file is read)`);
+    expect(result.stderr).toContain(`${file}:8:16: exporters::prometheus::namespace: cannot read ${fifo} for \${file:${fifo}} (it is a FIFO (named pipe); only a regular file is read)`);
+  });
+
+  it('validate refuses a config file that is a FIFO', () => {
+    const fifo = mkfifo(join(scratchDir(), 'otel-agent.yaml'));
+    const result = runAgent(['validate', '-c', fifo]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${fifo}: cannot read the config file: it is a FIFO (named pipe); only a regular file is read`);
+  });
+
+  it('validate warns about a label named like a secret, and still exits 0', () => {
+    const file = writeConfig(scratchDir(), config(9464).replace('endpoint: 127.0.0.1:9464', 'endpoint: 127.0.0.1:9464\n    const_labels: { password: hunter2 }'));
+    const result = runAgent(['validate', '-c', file]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toBe(
+      `warning: ${file}:7:21: exporters::prometheus::const_labels::password: a label named like a secret: its value is served in plain text on every series (print-config only hides it); rename it, or keep secrets out of labels\n`,
+    );
+    expect(result.stdout).toContain('valid');
   });
 
   it('prints the effective config with secrets redacted', () => {

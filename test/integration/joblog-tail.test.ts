@@ -212,6 +212,123 @@ describe('joblog tailer on real files', () => {
     expectEachExactlyOnce(run.lines, writer.written);
   }, TEST_TIMEOUT_MS);
 
+  describe('logs that all begin with the same banner (first KiB identical)', () => {
+    /** What a worker writes first into every log it starts: 12 lines, 1,236 bytes, always the same. */
+    const BANNER_LINES = 12;
+    const banner = Array.from({ length: BANNER_LINES }, (_, i) => `# worker 4.2.1 starting; banner line ${String(i).padStart(2, '0')} ${'='.repeat(70)}\n`).join('');
+    const isBanner = (line: string): boolean => line.startsWith('# worker 4.2.1 starting;');
+
+    /** Every numbered line exactly once, and the banner as many times as files were begun. */
+    function expectExactCount(run: Running, writer: NumberedWriter, files: number): void {
+      expect(banner.length).toBeGreaterThan(1024);
+      expect(run.lines.filter(isBanner)).toHaveLength(files * BANNER_LINES);
+      expectEachExactlyOnce(
+        run.lines.filter((line) => !isBanner(line)),
+        writer.written,
+      );
+    }
+
+    it('rename-and-create: the new file, begun with the banner and lines before the next poll, is read from its start', async () => {
+      const log = path.join(directory, 'app.log');
+      await writeFile(log, banner);
+      const run = await startTailer({ paths: [`${log}*`] });
+      const writer = new NumberedWriter();
+      for (let generation = 0; generation < 4; generation += 1) {
+        await writer.append(log, 17);
+        await waitForLine(run, writer.written - 1);
+        await writer.append(log, 17);
+        for (let older = generation - 1; older >= 0; older -= 1) await rename(`${log}.${older}`, `${log}.${older + 1}`);
+        await rename(log, `${log}.0`);
+        await writeFile(log, banner + writer.text(17));
+      }
+      await writer.append(log, 5);
+      await eventually(() => expect(run.lines.length).toBe(writer.written + 5 * BANNER_LINES));
+      expectExactCount(run, writer, 5);
+      expect(run.tailer.stats().copiesRecognized).toBe(0);
+    }, TEST_TIMEOUT_MS);
+
+    it('rename-and-create with the renamed file outside the glob, the new one holding only the banner when found', async () => {
+      const log = path.join(directory, 'app.log');
+      await writeFile(log, banner);
+      const run = await startTailer({ paths: [log] });
+      const writer = new NumberedWriter();
+      for (let generation = 0; generation < 3; generation += 1) {
+        await writer.append(log, 20);
+        await waitForLine(run, writer.written - 1);
+        const rotations = run.tailer.stats().rotations;
+        await rename(log, `${log}.${generation}`);
+        await writeFile(log, banner);
+        // The tailer has seen the new file, banner only, before its lines come.
+        await eventually(() => expect(run.tailer.stats().rotations).toBe(rotations + 1));
+        await eventually(() => expect(run.lines.filter(isBanner)).toHaveLength((generation + 2) * BANNER_LINES));
+      }
+      await writer.append(log, 20);
+      await eventually(() => expect(run.lines.length).toBe(writer.written + 4 * BANNER_LINES));
+      expectExactCount(run, writer, 4);
+    }, TEST_TIMEOUT_MS);
+
+    it('delete-and-recreate: the new file is read from its start, the deleted one to its end', async () => {
+      const log = path.join(directory, 'app.log');
+      await writeFile(log, banner);
+      const run = await startTailer({ paths: [log] });
+      const writer = new NumberedWriter();
+      for (let generation = 0; generation < 4; generation += 1) {
+        await writer.append(log, 17);
+        await waitForLine(run, writer.written - 1);
+        await writer.append(log, 17);
+        await unlink(log);
+        await writeFile(log, banner + writer.text(17));
+      }
+      await writer.append(log, 5);
+      await eventually(() => expect(run.lines.length).toBe(writer.written + 5 * BANNER_LINES));
+      expectExactCount(run, writer, 5);
+      expect(run.tailer.stats().copiesRecognized).toBe(0);
+    }, TEST_TIMEOUT_MS);
+
+    it('copytruncate: the copy is recognised and read from where the original was left, once', async () => {
+      const log = path.join(directory, 'app.log');
+      await writeFile(log, banner);
+      const run = await startTailer({ paths: [`${log}*`] });
+      const writer = new NumberedWriter();
+      for (let generation = 0; generation < 4; generation += 1) {
+        await writer.append(log, 20);
+        await waitForLine(run, writer.written - 1);
+        for (let batch = 0; batch < 10; batch += 1) {
+          await writer.append(log, 10);
+          await delay(1);
+        }
+        // logrotate: older copies move up, the log is copied, then truncated; the worker
+        // notices and begins it with its banner again.
+        for (let older = generation - 1; older >= 0; older -= 1) await rename(`${log}.${older}`, `${log}.${older + 1}`);
+        await copyFile(log, `${log}.0`);
+        await truncate(log, 0);
+        await appendFile(log, banner);
+        await eventually(() => expect(run.tailer.stats().copiesRecognized).toBe(generation + 1));
+      }
+      await writer.append(log, 5);
+      await eventually(() => expect(run.lines.length).toBe(writer.written + 5 * BANNER_LINES));
+      expectExactCount(run, writer, 5);
+      expect(run.tailer.stats().truncations).toBe(4);
+    }, TEST_TIMEOUT_MS);
+
+    it('plain truncation, rewritten with the banner past the old offset: read again from 0', async () => {
+      const log = path.join(directory, 'app.log');
+      await writeFile(log, banner);
+      const run = await startTailer({ paths: [log] });
+      const writer = new NumberedWriter();
+      await writer.append(log, 30);
+      await waitForLine(run, writer.written - 1);
+      // Same inode, same first KiB, longer than what was read: only the bytes before the old
+      // offset tell that this is other content.
+      await writeFile(log, banner + writer.text(60));
+      await eventually(() => expect(run.lines.length).toBe(writer.written + 2 * BANNER_LINES));
+      await writer.append(log, 5);
+      await eventually(() => expect(run.lines.length).toBe(writer.written + 2 * BANNER_LINES));
+      expectExactCount(run, writer, 2);
+      expect(run.tailer.stats().truncations).toBe(1);
+    }, TEST_TIMEOUT_MS);
+  });
+
   it('truncation mid-stream: restarts at 0 whether the file is now shorter or already longer', async () => {
     const log = path.join(directory, 'app.log');
     await writeFile(log, '');

@@ -32,11 +32,16 @@ export function sameContent(fingerprint: Fingerprint, head: Buffer): boolean {
 }
 
 /** Reads up to `length` bytes from the start of the file (fewer when the file is shorter). */
-export async function readHead(handle: FileHandle, length: number): Promise<Buffer> {
+export function readHead(handle: FileHandle, length: number): Promise<Buffer> {
+  return readRange(handle, 0, length);
+}
+
+/** Reads up to `length` bytes at `position` (fewer when the file ends before). */
+export async function readRange(handle: FileHandle, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.alloc(length);
   let filled = 0;
   while (filled < length) {
-    const { bytesRead } = await handle.read(buffer, filled, length - filled, filled);
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
     if (bytesRead === 0) break;
     filled += bytesRead;
   }

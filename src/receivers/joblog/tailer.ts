@@ -8,7 +8,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../component/types.js';
 import type { Checkpoints } from './checkpoint.js';
-import { DEFAULT_FINGERPRINT_BYTES, fileIdentity, fingerprintOf, readHead, sameContent } from './fingerprint.js';
+import { DEFAULT_FINGERPRINT_BYTES, fileIdentity, fingerprintOf, readHead, readRange, sameContent } from './fingerprint.js';
 import type { Fingerprint } from './fingerprint.js';
 
 export type RefusalReason = 'line_too_long' | 'invalid_utf8';
@@ -239,6 +239,13 @@ interface TrackedFile {
   /** The file's first bytes, up to `fingerprintBytes`, as last read. */
   head: Buffer;
   fingerprint: Fingerprint;
+  /**
+   * The last bytes read, up to `fingerprintBytes`, ending at `lines.position`. Files that begin
+   * with the same banner share their first KiB: these bytes tell their contents apart.
+   */
+  recent: Buffer;
+  /** The path this file was last seen leaving (renamed away or deleted), if it did. */
+  vacatedPath: string | undefined;
   lastSize: number;
   lastModifiedNs: bigint;
   linkCount: number;
@@ -246,17 +253,32 @@ interface TrackedFile {
   /** When the file was first found under no watched path. */
   goneSince: number | undefined;
   /**
-   * Set while a new file's first bytes equal those of a file still being read: either a copy
-   * whose original is about to be truncated (copytruncate) or a plain copy. Not read until
-   * that is known.
+   * Set while a new file's content is (or, holding nothing past its first KiB yet, may be) that
+   * of a file still being read: either a copy whose original is about to be truncated
+   * (copytruncate) or a plain copy. Not read until that is known.
    */
-  copyOf: { identity: string; since: number } | undefined;
+  copyOf: { identity: string; since: number; sure: boolean } | undefined;
 }
 
-/** Content that left its inode (truncated or deleted) and may reappear as a copy elsewhere. */
+/**
+ * How a new file's bytes past its first KiB compare with known content: `unknown` when it
+ * holds none of the bytes compared (it is no longer than its first KiB, say).
+ */
+type Agreement = 'same' | 'different' | 'unknown';
+
+/** What a new file whose first KiB is known content turns out to be. */
+type KnownContent =
+  | { kind: 'ghost'; offset: number }
+  | { kind: 'orphan'; offset: number; identity: string }
+  | { kind: 'live'; file: TrackedFile; agreement: Agreement };
+
+/** Content truncated away from its inode, which may reappear as a copy elsewhere (copytruncate). */
 interface Ghost {
   readonly fingerprint: Fingerprint;
   readonly offset: number;
+  /** The last bytes read of that content, ending at `recentEnd`: a copy holds them too. */
+  readonly recent: Buffer;
+  readonly recentEnd: number;
   readonly expiresAt: number;
 }
 
@@ -489,12 +511,14 @@ export class Tailer {
         if (sighting.path !== file.source.path) {
           this.counters.rotations += 1;
           this.logger.info({ from: file.source.path, to: sighting.path, identity: file.identity }, 'file moved');
+          file.vacatedPath = file.source.path;
           file.source = { path: sighting.path, identity: file.identity };
         }
         file.goneSince = undefined;
         this.store.touch(file.identity, now);
       } else if (file.goneSince === undefined) {
         file.goneSince = now;
+        file.vacatedPath = file.source.path;
         this.counters.rotations += 1;
         this.logger.info(
           { path: file.source.path, identity: file.identity },
@@ -589,14 +613,14 @@ export class Tailer {
     let copyOf: TrackedFile['copyOf'];
     let how: string;
     const entry = this.store.get(identity);
-    const known = entry ? undefined : this.findKnownContent(fingerprint, sightings);
+    const known = entry ? undefined : await this.findKnownContent(handle, size, fingerprint, sighting.path, sightings);
     if (entry && sameContent(entry.fingerprint, head) && size >= entry.offset) {
       lines.reset(entry.offset);
       how = 'checkpoint';
     } else if (entry) {
       // Same inode, other content: truncated or replaced while nobody was reading it.
       this.counters.truncations += 1;
-      this.addGhost(entry.fingerprint, entry.offset, now);
+      this.addGhost(entry.fingerprint, entry.offset, Buffer.alloc(0), entry.offset, now);
       lines.reset(0);
       how = 'checkpointed content changed; from the start';
     } else if (known?.kind === 'ghost' || known?.kind === 'orphan') {
@@ -605,8 +629,11 @@ export class Tailer {
       if (known.kind === 'orphan') this.store.delete(known.identity);
       how = 'copy of content already read; where it was left';
     } else if (known?.kind === 'live') {
-      copyOf = { identity: known.file.identity, since: now };
-      how = `same first bytes as ${known.file.source.path}; waiting to see whether it is truncated`;
+      copyOf = { identity: known.file.identity, since: now, sure: known.agreement === 'same' };
+      how =
+        known.agreement === 'same'
+          ? `copy of ${known.file.source.path}; waiting to see whether it is truncated`
+          : `same first bytes as ${known.file.source.path}, nothing past them yet; waiting to tell copy from new file`;
     } else if (firstScan && this.options.startAt === 'end' && !this.bornSinceLastRun(stats)) {
       const end = await this.lastLineEnd(handle, size);
       lines.reset(end.offset, end.insideLine);
@@ -623,6 +650,8 @@ export class Tailer {
       lines,
       head,
       fingerprint,
+      recent: await this.readRecent(handle, lines.position),
+      vacatedPath: undefined,
       lastSize: size,
       lastModifiedNs: stats.mtimeNs,
       linkCount: Number(stats.nlink),
@@ -659,30 +688,48 @@ export class Tailer {
     return { offset: size, insideLine: true };
   }
 
-  /** Content already read that a new file (not among `present`) copies, by full fingerprint. */
-  private findKnownContent(
+  /**
+   * Content already read that a new file (not among `present`) copies. Its first KiB must be
+   * that content's, and so must the bytes past it where both hold some: many logs begin with
+   * the same banner, and a new log that does is not a copy of the last one (docs/adr/0004).
+   */
+  private async findKnownContent(
+    handle: FileHandle,
+    size: number,
     fingerprint: Fingerprint,
-    present: ReadonlyMap<string, Sighting>,
-  ):
-    | { kind: 'ghost'; offset: number }
-    | { kind: 'orphan'; offset: number; identity: string }
-    | { kind: 'live'; file: TrackedFile }
-    | undefined {
+    candidatePath: string,
+    present: ReadonlyMap<string, Sighting> | undefined,
+  ): Promise<KnownContent | undefined> {
     // Only full-length fingerprints: a short prefix ({"level":"info",...) is shared by unrelated files.
     if (fingerprint.length < this.fingerprintBytes) return undefined;
-    const ghostIndex = this.ghosts.findIndex((ghost) => ghost.fingerprint.hash === fingerprint.hash);
-    if (ghostIndex !== -1) {
-      const [ghost] = this.ghosts.splice(ghostIndex, 1);
-      return { kind: 'ghost', offset: ghost.offset };
+    // Content just truncated away: copytruncate's copy. Nothing to compare (a copy no longer
+    // than its first KiB) still counts: the truncation and the copy came together.
+    let unsureGhost: Ghost | undefined;
+    for (const ghost of this.ghosts) {
+      if (ghost.fingerprint.hash !== fingerprint.hash) continue;
+      const agreement = await this.agreement(handle, size, ghost.recent, ghost.recentEnd);
+      if (agreement === 'same') return this.takeGhost(ghost);
+      if (agreement === 'unknown') unsureGhost ??= ghost;
     }
+    if (unsureGhost) return this.takeGhost(unsureGhost);
+    // Content a followed file still holds at its path: a plain copy, or a copy about to be
+    // truncated. A file that left the paths (renamed away, deleted), or whose place the new
+    // file took, is not copied: the new file only begins like it (rename-and-create).
+    let unsureLive: TrackedFile | undefined;
     for (const file of this.files.values()) {
-      if (!file.copyOf && file.fingerprint.hash === fingerprint.hash) {
-        return { kind: 'live', file };
-      }
+      if (file.copyOf || file.fingerprint.hash !== fingerprint.hash) continue;
+      if (file.goneSince !== undefined || file.vacatedPath === candidatePath) continue;
+      const agreement = await this.agreementWithFile(handle, size, file);
+      if (agreement === 'same') return { kind: 'live', file, agreement };
+      // Nothing past the first KiB to compare yet: decided once it grows.
+      if (agreement === 'unknown') unsureLive ??= file;
     }
+    if (unsureLive) return { kind: 'live', file: unsureLive, agreement: 'unknown' };
+    if (!present) return undefined;
     // Entries of files no longer under any watched path (moved across filesystems, say).
     for (const identity of this.store.identities()) {
-      if (present.has(identity)) continue;
+      // A followed file that left the paths was compared above, by its content.
+      if (present.has(identity) || this.files.has(identity)) continue;
       const entry = this.store.get(identity);
       if (entry && entry.fingerprint.length === fingerprint.length && entry.fingerprint.hash === fingerprint.hash) {
         return { kind: 'orphan', offset: entry.offset, identity };
@@ -691,9 +738,53 @@ export class Tailer {
     return undefined;
   }
 
-  private addGhost(fingerprint: Fingerprint, offset: number, now: number): void {
+  private takeGhost(ghost: Ghost): KnownContent {
+    this.ghosts.splice(this.ghosts.indexOf(ghost), 1);
+    return { kind: 'ghost', offset: ghost.offset };
+  }
+
+  /** How the file's bytes past its first KiB compare with `expected`, known bytes ending at `expectedEnd`. */
+  private async agreement(handle: FileHandle, size: number, expected: Buffer, expectedEnd: number): Promise<Agreement> {
+    const expectedStart = expectedEnd - expected.length;
+    const from = Math.max(expectedStart, this.fingerprintBytes);
+    const to = Math.min(expectedEnd, size);
+    if (to <= from) return 'unknown';
+    const actual = await readRange(handle, from, to - from);
+    if (actual.length < to - from) return 'unknown';
+    return actual.equals(expected.subarray(from - expectedStart, to - expectedStart)) ? 'same' : 'different';
+  }
+
+  /** How the file's last bytes compare with those of a followed file at the same place. */
+  private async agreementWithFile(handle: FileHandle, size: number, original: TrackedFile): Promise<Agreement> {
+    if (!original.handle) return 'unknown';
+    const originalSize = Number((await original.handle.stat()).size);
+    // Shrunk below what was read: truncated, which the next round turns into a ghost.
+    if (originalSize < original.lines.position) return 'unknown';
+    const end = Math.min(size, originalSize);
+    const start = Math.max(this.fingerprintBytes, end - this.fingerprintBytes);
+    if (end <= start) return 'unknown';
+    return this.agreement(handle, size, await readRange(original.handle, start, end - start), end);
+  }
+
+  /** The bytes just before `end`, up to `fingerprintBytes`. */
+  private readRecent(handle: FileHandle, end: number): Promise<Buffer> {
+    const start = Math.max(0, end - this.fingerprintBytes);
+    return readRange(handle, start, end - start);
+  }
+
+  /** Keeps the last bytes read, up to `fingerprintBytes`, as they pass. */
+  private rememberRecent(file: TrackedFile, chunk: Buffer): void {
+    const keep = this.fingerprintBytes;
+    if (chunk.length >= keep) file.recent = Buffer.from(chunk.subarray(chunk.length - keep));
+    else {
+      const joined = Buffer.concat([file.recent, chunk]);
+      file.recent = joined.length > keep ? joined.subarray(joined.length - keep) : joined;
+    }
+  }
+
+  private addGhost(fingerprint: Fingerprint, offset: number, recent: Buffer, recentEnd: number, now: number): void {
     if (fingerprint.length < this.fingerprintBytes) return;
-    this.ghosts.push({ fingerprint, offset, expiresAt: now + this.rotationGraceMs + 2 * this.pollIntervalMs });
+    this.ghosts.push({ fingerprint, offset, recent, recentEnd, expiresAt: now + this.rotationGraceMs + 2 * this.pollIntervalMs });
     if (this.ghosts.length > MAX_GHOSTS) this.ghosts.shift();
   }
 
@@ -711,7 +802,11 @@ export class Tailer {
         file.lastSize = size;
         file.lastModifiedNs = stats.mtimeNs;
         const head = await readHead(handle, this.fingerprintBytes);
-        if (size < file.lines.position || !head.subarray(0, file.head.length).equals(file.head)) {
+        if (
+          size < file.lines.position ||
+          !head.subarray(0, file.head.length).equals(file.head) ||
+          !(await this.stillHoldsRecent(file, handle))
+        ) {
           this.restartReplaced(file, head, now);
         } else if (head.length > file.head.length) {
           file.head = head;
@@ -735,14 +830,25 @@ export class Tailer {
     }
   }
 
+  /**
+   * False when the bytes just before the read position changed: truncated and rewritten past
+   * it, with the same first KiB (a banner), which the first bytes alone do not show.
+   */
+  private async stillHoldsRecent(file: TrackedFile, handle: FileHandle): Promise<boolean> {
+    if (file.lines.position <= file.head.length) return true;
+    const now = await readRange(handle, file.lines.position - file.recent.length, file.recent.length);
+    return now.equals(file.recent);
+  }
+
   private restartReplaced(file: TrackedFile, head: Buffer, now: number): void {
     this.counters.truncations += 1;
     this.logger.warn(
       { path: file.source.path, identity: file.identity, readUpTo: file.lines.position, size: file.lastSize },
       'file truncated or rewritten; reading it again from the start',
     );
-    this.addGhost(file.fingerprint, file.lines.offset, now);
+    this.addGhost(file.fingerprint, file.lines.offset, file.recent, file.lines.position, now);
     file.lines.reset(0);
+    file.recent = Buffer.alloc(0);
     file.head = head;
     file.fingerprint = fingerprintOf(head);
     this.commit(file, now);
@@ -772,6 +878,7 @@ export class Tailer {
         turn ^= 1;
         reading = readAhead();
         file.lines.push(chunk, file.sink);
+        this.rememberRecent(file, chunk);
         this.counters.bytesRead += bytesRead;
         file.lastGrowthAt = now;
         this.commit(file, now);
@@ -786,27 +893,34 @@ export class Tailer {
   /** Resolves new files that looked like copies of a file still being read. */
   private async settleCopies(now: number): Promise<boolean> {
     let moreToRead = false;
-    for (const file of this.files.values()) {
+    for (const file of [...this.files.values()]) {
       if (!file.copyOf) continue;
-      const ghostIndex = this.ghosts.findIndex((ghost) => ghost.fingerprint.hash === file.fingerprint.hash);
-      const original = this.files.get(file.copyOf.identity);
       const handle = file.handle as FileHandle;
+      const size = Number((await handle.stat()).size);
+      const known = await this.findKnownContent(handle, size, file.fingerprint, file.source.path, undefined);
+      if (known?.kind === 'live' && known.agreement === 'same') file.copyOf.sure = true;
+      const original = this.files.get(file.copyOf.identity);
       let how: string;
-      if (ghostIndex !== -1) {
+      if (known?.kind === 'ghost') {
         // The original was truncated: this copy holds the lines it had left, from where it was left.
-        const [ghost] = this.ghosts.splice(ghostIndex, 1);
-        const size = Number((await handle.stat()).size);
-        file.lines.reset(Math.min(ghost.offset, size));
+        file.lines.reset(Math.min(known.offset, size));
+        this.counters.copiesRecognized += 1;
         how = 'original truncated; copy read from where the original was left';
-      } else if (!original || now - file.copyOf.since >= this.rotationGraceMs) {
+      } else if (file.copyOf.sure) {
+        if (original && now - file.copyOf.since < this.rotationGraceMs) continue;
         // The original was kept whole (or read to its end and closed): everything here was read there.
-        const end = await this.lastLineEnd(handle, Number((await handle.stat()).size));
+        const end = await this.lastLineEnd(handle, size);
         file.lines.reset(end.offset, end.insideLine);
+        this.counters.copiesRecognized += 1;
         how = 'plain copy of content already read; from its end';
+      } else if (known?.kind === 'live') {
+        continue; // Still nothing past the first KiB to compare.
       } else {
-        continue;
+        // Other content past the same first KiB, or the file it began like left its path.
+        file.lines.reset(0);
+        how = 'same first KiB as a followed file, other content: a new file, from its start';
       }
-      this.counters.copiesRecognized += 1;
+      file.recent = await this.readRecent(handle, file.lines.position);
       file.copyOf = undefined;
       this.commit(file, now);
       this.logger.info({ path: file.source.path, identity: file.identity, offset: file.lines.offset }, how);
@@ -833,9 +947,9 @@ export class Tailer {
         this.counters.partialLinesFlushed += 1;
         file.lines.flushPartial(file.sink);
       }
+      // A deleted file's content is gone for good: a file beginning like it later is a new file.
       if (file.linkCount === 0) {
         this.store.delete(file.identity);
-        this.addGhost(file.fingerprint, file.lines.offset, now);
       } else {
         this.commit(file, now);
       }

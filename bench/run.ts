@@ -3,6 +3,7 @@
 //   npm run bench                          every benchmark
 //   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog, processors
 //   npm run bench -- idle --idle-seconds=30
+//   npm run bench -- soak --soak-seconds=600   only when named: an hour by default
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { runHostmetricsBench, type BenchRow } from './hostmetrics.js';
@@ -11,6 +12,7 @@ import { formatJoblogTable, runJoblogBench } from './joblog.js';
 import { formatProcessorsTable, runProcessorsBench } from './processors.js';
 import { formatScrapeTable, runScrapeBench } from './scrape.js';
 import { runSerializerBench, type Row as SerializerRow } from './serializer.js';
+import { formatSoakTable, runSoakBench, type SoakOptions } from './soak.js';
 import { formatTable, type Cell } from './support.js';
 
 function hostmetricsTable(rows: BenchRow[]): string {
@@ -53,10 +55,24 @@ const BENCHES: Record<string, Bench> = {
   serializer: { run: async () => serializerTable(await runSerializerBench()) },
   joblog: { run: async () => formatJoblogTable(await runJoblogBench()) },
   processors: { run: async () => formatProcessorsTable(runProcessorsBench()) },
+  soak: { run: async () => formatSoakTable(await runSoakBench(soak)) },
+};
+
+/** Run only when asked for by name, not by a bare `npm run bench`. */
+const ONLY_BY_NAME = new Set(['soak']);
+
+const soak: SoakOptions = {};
+const SOAK_OPTIONS: Record<string, keyof SoakOptions> = {
+  'soak-seconds': 'durationS',
+  'soak-rate': 'linesPerSecond',
+  'soak-sighup-seconds': 'sighupEveryS',
 };
 
 function usage(problem: string): never {
-  process.stderr.write(`${problem}\nusage: npm run bench -- [${Object.keys(BENCHES).join('|')}]... [--idle-seconds=<n>]\n`);
+  process.stderr.write(
+    `${problem}\nusage: npm run bench -- [${Object.keys(BENCHES).join('|')}]... [--idle-seconds=<n>] ` +
+      '[--soak-seconds=<n>] [--soak-rate=<lines/s>] [--soak-sighup-seconds=<n>]\n',
+  );
   process.exit(2);
 }
 
@@ -65,17 +81,22 @@ function parseArguments(args: string[]): { names: string[]; idle: IdleOptions } 
   const idle: IdleOptions = {};
   for (const arg of args) {
     const seconds = /^--idle-seconds=(.*)$/.exec(arg);
+    const soakOption = /^--(soak-[a-z-]+)=(.*)$/.exec(arg);
     if (seconds) {
       const value = Number(seconds[1]);
       if (!Number.isInteger(value) || value < 1) usage(`--idle-seconds wants a whole number of seconds, got "${seconds[1]}"`);
       idle.durationS = value;
+    } else if (soakOption && soakOption[1] in SOAK_OPTIONS) {
+      const value = Number(soakOption[2]);
+      if (!Number.isInteger(value) || value < 1) usage(`--${soakOption[1]} wants a positive whole number, got "${soakOption[2]}"`);
+      soak[SOAK_OPTIONS[soakOption[1]]] = value;
     } else if (arg in BENCHES) {
       names.push(arg);
     } else {
       usage(`unknown benchmark or option "${arg}"`);
     }
   }
-  return { names: names.length > 0 ? names : Object.keys(BENCHES), idle };
+  return { names: names.length > 0 ? names : Object.keys(BENCHES).filter((name) => !ONLY_BY_NAME.has(name)), idle };
 }
 
 function machine(): string {

@@ -137,7 +137,7 @@ describe('joblog config', () => {
     ]);
     expect(problemsOf(file)).toEqual([
       `${file}:5:15: receivers::joblog/runner::encoding: expected utf-8 (the only encoding read; convert other logs with iconv first), found "latin1"`,
-      `${file}:6:32: receivers::joblog/runner::include::event::regex: invalid regular expression "(": Invalid regular expression: /^(?:()$/: Unterminated group, found "("`,
+      `${file}:6:32: receivers::joblog/runner::include::event::regex: invalid regular expression "(": Unterminated group`,
       `${file}:8:36: receivers::joblog/runner::metrics[0]::type: expected one of counter, updown, gauge, histogram, found "countr"`,
       `${file}:9:9: receivers::joblog/runner::metrics[1]::value: expected a value (a field name) or a pair, found nothing (the key is required)`,
       `${file}:9:51: receivers::joblog/runner::metrics[1]::valu: unknown key "valu"`,

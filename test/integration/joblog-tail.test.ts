@@ -386,6 +386,83 @@ describe('joblog tailer on real files', () => {
     expectEachExactlyOnce(run.lines, 8);
   }, TEST_TIMEOUT_MS);
 
+  describe('files that live less than a poll interval', () => {
+    // A poll every minute: within a test, only the directory watch can find these files.
+    const POLL_NEVER_MS = 60_000;
+
+    it('a file created, written and deleted between two polls is counted whole', async () => {
+      const run = await startTailer({ paths: [path.join(directory, '*.log')], pollIntervalMs: POLL_NEVER_MS });
+      expect(run.tailer.stats().directoriesWatched).toBe(1);
+      const writer = new NumberedWriter();
+      for (let file = 0; file < 5; file += 1) {
+        const log = path.join(directory, `job-${file}.log`);
+        const first = writer.written;
+        await writer.append(log, 1);
+        // Found by the watch (its first line is read), then written to and deleted at once.
+        await waitForLine(run, first);
+        for (let batch = 0; batch < 10; batch += 1) await writer.append(log, 20);
+        await unlink(log);
+      }
+      await eventually(() => expect(run.lines.length).toBe(writer.written));
+      expectEachExactlyOnce(run.lines, writer.written);
+      expect(run.tailer.stats().pollsOnEvent).toBeGreaterThan(0);
+    }, TEST_TIMEOUT_MS);
+
+    it('delete-and-recreate at once, over and over: every file is counted whole', async () => {
+      const log = path.join(directory, 'app.log');
+      await writeFile(log, '');
+      const run = await startTailer({ paths: [log], pollIntervalMs: POLL_NEVER_MS });
+      const writer = new NumberedWriter();
+      for (let generation = 0; generation < 10; generation += 1) {
+        const first = writer.written;
+        await writer.append(log, 50);
+        await waitForLine(run, first);
+        await writer.append(log, 50);
+        await unlink(log);
+        await writeFile(log, '');
+      }
+      await eventually(() => expect(run.lines.length).toBe(writer.written));
+      expectEachExactlyOnce(run.lines, writer.written);
+    }, TEST_TIMEOUT_MS);
+
+    it('a watched directory removed and made again is watched again; new files in it are found', async () => {
+      const logs = path.join(directory, 'logs');
+      await mkdir(logs);
+      const run = await startTailer({ paths: [path.join(logs, '*.log')], pollIntervalMs: 200 });
+      const writer = new NumberedWriter();
+      await writer.append(path.join(logs, 'a.log'), 10);
+      await eventually(() => expect(run.lines.length).toBe(10));
+      await rm(logs, { recursive: true });
+      await eventually(() => expect(run.tailer.stats().directoriesWatched).toBe(0));
+      await mkdir(logs);
+      // Found by the poll (the fallback), which watches the new directory from then on.
+      await eventually(() => expect(run.tailer.stats().directoriesWatched).toBe(1));
+      const polls = run.tailer.stats().pollsOnEvent;
+      await writer.append(path.join(logs, 'b.log'), 10);
+      await eventually(() => expect(run.lines.length).toBe(20));
+      expectEachExactlyOnce(run.lines, 20);
+      expect(run.tailer.stats().pollsOnEvent).toBeGreaterThan(polls);
+      await run.tailer.shutdown();
+      expect(run.tailer.stats().directoriesWatched).toBe(0);
+    }, TEST_TIMEOUT_MS);
+
+    it('directories that cannot be watched (ENOSPC: the watch limit) are polled; nothing crashes', async () => {
+      const log = path.join(directory, 'app.log');
+      const noWatchesLeft = () => {
+        throw Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC' });
+      };
+      const warnings: string[] = [];
+      const logger = { ...silentLogger(), warn: (_fields: object, message: string) => warnings.push(message) };
+      const run = await startTailer({ paths: [log], pollIntervalMs: 50, watch: noWatchesLeft, logger });
+      const writer = new NumberedWriter();
+      await writer.append(log, 30);
+      await eventually(() => expect(run.lines.length).toBe(30));
+      expectEachExactlyOnce(run.lines, 30);
+      expect(run.tailer.stats()).toMatchObject({ directoriesWatched: 0, pollsOnEvent: 0 });
+      expect(warnings).toContain('cannot watch directory; polling it only');
+    }, TEST_TIMEOUT_MS);
+  });
+
   it('keeps under maxOpenFiles by closing idle files and reopening them by path when they grow', async () => {
     const writer = new NumberedWriter();
     const files = Array.from({ length: 6 }, (_, i) => path.join(directory, `worker-${i}.log`));
@@ -576,12 +653,12 @@ describe('joblog tailer in its own process, killed with SIGKILL', () => {
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    // The child runs plain Node 20, which cannot load TypeScript: the tailer's three modules
+    // The child runs plain Node 20, which cannot load TypeScript: the tailer's modules
     // are transpiled here (type-only imports vanish), inside the repository so that `zod`
     // resolves from its node_modules.
     moduleDirectory = path.join(repositoryRoot, 'tmp', `joblog-child-${process.pid}`);
     await mkdir(moduleDirectory, { recursive: true });
-    for (const name of ['tailer', 'checkpoint', 'fingerprint']) {
+    for (const name of ['tailer', 'checkpoint', 'fingerprint', 'directory-watcher']) {
       const source = await readFile(path.join(repositoryRoot, 'src/receivers/joblog', `${name}.ts`), 'utf8');
       const { outputText } = ts.transpileModule(source, {
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },

@@ -8,6 +8,8 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../component/types.js';
 import type { Checkpoints } from './checkpoint.js';
+import { DirectoryWatcher } from './directory-watcher.js';
+import type { WatchFunction } from './directory-watcher.js';
 import { DEFAULT_FINGERPRINT_BYTES, fileIdentity, fingerprintOf, readHead, readRange, sameContent } from './fingerprint.js';
 import type { Fingerprint } from './fingerprint.js';
 
@@ -47,6 +49,13 @@ export interface TailerOptions {
   fingerprintBytes?: number;
   /** Open descriptors at most; idle files beyond it are closed and reopened by path. Default 256. */
   maxOpenFiles?: number;
+  /**
+   * Watch the directories the globs reach, polling at once when a file in them is created or
+   * written (the poll stays the fallback). Default true.
+   */
+  watchDirectories?: boolean;
+  /** Replaces `fs.watch`, for tests of its failures. */
+  watch?: WatchFunction;
   checkpoints: Checkpoints;
   /**
    * Asked before a newly found file is opened. False leaves the file alone (another reader
@@ -84,6 +93,10 @@ export interface TailerStats {
   errors: number;
   /** Paths under the globs that cannot be read now, with the last error: cleared once they can. */
   failing: FileFailure[];
+  /** Directories watched for events now (0 when watching failed or is off: polling only). */
+  directoriesWatched: number;
+  /** Polls run at once because a watched directory changed. */
+  pollsOnEvent: number;
 }
 
 export interface FileFailure {
@@ -98,6 +111,11 @@ const MAX_BYTES_PER_FILE_PER_POLL = 16 * 1024 * 1024;
 const MAX_GHOSTS = 64;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
+/**
+ * Writes to a followed file poll at most this often (a creation polls at once): a file written
+ * line by line would otherwise keep every glob scanned back to back.
+ */
+const WRITE_EVENT_GAP_MS = 25;
 /** File timestamps come from a coarse kernel clock; births this close to a scan count as after it. */
 const BIRTH_CLOCK_SLACK_MS = 1000;
 const WARNING_INTERVAL_MS = 60_000;
@@ -312,7 +330,17 @@ export class Tailer {
     partialLinesFlushed: 0,
     filesDeferred: 0,
     errors: 0,
+    pollsOnEvent: 0,
   };
+  private readonly includeMatchers: readonly RegExp[];
+  private readonly watcher: DirectoryWatcher | undefined;
+  /** When the scheduled poll runs (epoch ms); Infinity while a poll runs or none is scheduled. */
+  private pollDueAt = Number.POSITIVE_INFINITY;
+  private pollRunning = false;
+  /** Set while a poll runs and an event came: how soon after it the next poll is wanted. */
+  private pollWantedAfterMs: number | undefined;
+  private lastPollEndedAt = 0;
+  private following = false;
   private openCount = 0;
   /** By path: files under the globs whose last stat, open or read failed. */
   private readonly failing = new Map<string, FileFailure & { stage: 'stat' | 'open' | 'read' }>();
@@ -344,8 +372,17 @@ export class Tailer {
     this.maxOpenFiles = positive('maxOpenFiles', options.maxOpenFiles, 256);
     this.includes = options.paths.map((pattern) => path.resolve(pattern));
     this.excludes = (options.exclude ?? []).map(globToRegExp);
+    this.includeMatchers = this.includes.map(globToRegExp);
     this.store = options.checkpoints;
     this.logger = options.logger;
+    if (options.watchDirectories ?? true) {
+      this.watcher = new DirectoryWatcher({
+        onEvent: (kind, file) => this.onDirectoryEvent(kind, file),
+        onError: (directory, error) =>
+          this.warnLimited(`watch:${directory}`, { directory, err: error }, 'cannot watch directory; polling it only'),
+        watch: options.watch,
+      });
+    }
   }
 
   /**
@@ -374,13 +411,16 @@ export class Tailer {
       filesTracked: this.files.size,
       filesOpen,
       failing: [...this.failing.values()].map(({ path: failedPath, error }) => ({ path: failedPath, error })),
+      directoriesWatched: this.watcher?.size ?? 0,
     };
   }
 
   private async stop(): Promise<void> {
     this.stopping = true;
+    this.watcher?.close();
     if (!this.starting) return;
     await this.starting.catch(() => undefined);
+    this.watcher?.close();
     clearTimeout(this.pollTimer);
     clearTimeout(this.checkpointTimer);
     await this.polling;
@@ -407,23 +447,59 @@ export class Tailer {
     this.markScannedIfComplete(now);
     await this.store.flush({ force: true });
     if (this.stopping) return;
+    this.following = true;
     this.schedulePoll(0);
     this.scheduleCheckpoint();
   }
 
   private schedulePoll(delayMs: number): void {
-    this.pollTimer = setTimeout(() => {
-      this.polling = this.poll().then(
-        (moreToRead) => {
-          if (!this.stopping) this.schedulePoll(moreToRead ? 0 : this.pollIntervalMs);
-        },
-        (error: unknown) => {
-          this.counters.errors += 1;
-          this.logger.error({ err: error }, 'tailer poll failed');
-          if (!this.stopping) this.schedulePoll(this.pollIntervalMs);
-        },
-      );
-    }, delayMs);
+    clearTimeout(this.pollTimer);
+    this.pollDueAt = Date.now() + delayMs;
+    this.pollTimer = setTimeout(() => this.runPoll(), delayMs);
+  }
+
+  private runPoll(): void {
+    this.pollTimer = undefined;
+    this.pollDueAt = Number.POSITIVE_INFINITY;
+    this.pollRunning = true;
+    this.pollWantedAfterMs = undefined;
+    this.polling = this.poll()
+      .catch((error: unknown) => {
+        this.counters.errors += 1;
+        this.logger.error({ err: error }, 'tailer poll failed');
+        return false;
+      })
+      .then((moreToRead) => {
+        this.pollRunning = false;
+        this.lastPollEndedAt = Date.now();
+        if (this.stopping) return;
+        this.schedulePoll(moreToRead ? 0 : (this.pollWantedAfterMs ?? this.pollIntervalMs));
+      });
+  }
+
+  /**
+   * A watched directory changed: poll now (a file created may be gone by the next poll), or
+   * for writes soon. Events while a poll runs make one more poll right after it.
+   */
+  private onDirectoryEvent(kind: 'rename' | 'change', file: string | undefined): void {
+    if (this.stopping || !this.following) return;
+    // Writes to files no glob matches (the checkpoint's own file, say) change nothing here;
+    // a name created or removed may be a directory a `**` glob reaches.
+    if (kind === 'change' && file !== undefined && !this.isWatchedPath(file)) return;
+    const afterMs = kind === 'rename' ? 0 : Math.min(WRITE_EVENT_GAP_MS, this.pollIntervalMs);
+    if (this.pollRunning) {
+      this.pollWantedAfterMs = Math.min(this.pollWantedAfterMs ?? afterMs, afterMs);
+      return;
+    }
+    const now = Date.now();
+    const dueAt = Math.max(now, this.lastPollEndedAt + afterMs);
+    if (dueAt >= this.pollDueAt) return;
+    this.counters.pollsOnEvent += 1;
+    this.schedulePoll(dueAt - now);
+  }
+
+  private isWatchedPath(file: string): boolean {
+    return this.includeMatchers.some((include) => include.test(file)) && !this.excludes.some((exclude) => exclude.test(file));
   }
 
   private scheduleCheckpoint(): void {
@@ -474,8 +550,9 @@ export class Tailer {
   /** Every regular file under the watched globs, by identity (the first path wins for hard links). */
   private async scan(): Promise<Map<string, Sighting>> {
     const paths = new Set<string>();
+    const directories = new Set<string>();
     for (const pattern of this.includes) {
-      for (const found of await expandGlob(pattern)) {
+      for (const found of await expandGlob(pattern, directories)) {
         if (!this.excludes.some((exclude) => exclude.test(found))) paths.add(found);
       }
     }
@@ -501,6 +578,7 @@ export class Tailer {
     }
     // A path gone from the globs no longer fails.
     for (const failedPath of this.failing.keys()) if (!paths.has(failedPath)) this.failing.delete(failedPath);
+    if (!this.stopping) await this.watcher?.update(directories);
     return sightings;
   }
 
@@ -1089,9 +1167,10 @@ const hasWildcard = (segment: string): boolean => /[*?]/.test(segment);
 /**
  * The paths matching a glob, walking only the directories it can reach. `**` does not follow
  * symbolic links to directories (no cycles) nor enter hidden ones. Existence of the last
- * segment is left to the caller's stat.
+ * segment is left to the caller's stat. `directories`, when given, receives every directory
+ * whose entries decide what matches: those to watch for changes.
  */
-export async function expandGlob(pattern: string): Promise<string[]> {
+export async function expandGlob(pattern: string, directories?: Set<string>): Promise<string[]> {
   const segments = path.resolve(pattern).split('/').slice(1);
   if (segments[segments.length - 1] === '**') segments.push('*');
   const found = new Set<string>();
@@ -1100,8 +1179,10 @@ export async function expandGlob(pattern: string): Promise<string[]> {
     const last = index === segments.length - 1;
     if (!hasWildcard(segment)) {
       const next = path.join(directory, segment);
-      if (last) found.add(next);
-      else await walk(next, index + 1);
+      if (last) {
+        found.add(next);
+        directories?.add(directory);
+      } else await walk(next, index + 1);
       return;
     }
     let entries;
@@ -1110,6 +1191,7 @@ export async function expandGlob(pattern: string): Promise<string[]> {
     } catch {
       return; // Missing or unreadable directory: nothing matches there (yet).
     }
+    directories?.add(directory);
     if (segment === '**') {
       await walk(directory, index + 1);
       for (const entry of entries) {

@@ -494,19 +494,22 @@ class Serialization {
 
   /** False when a series with these labels was already written in `group`; else notes the point `ordinal` wrote it. */
   private firstInGroup(labels: LabelSet, group: number, ordinal: number): boolean {
-    if (labels.id >= this.writtenInGroup.length) {
-      const size = Math.max(labels.id + 1, this.writtenInGroup.length * 2);
-      const grown = new Int32Array(size);
-      grown.set(this.writtenInGroup);
-      this.writtenInGroup = grown;
-      const grownBy = new Int32Array(size);
-      grownBy.set(this.writtenBy);
-      this.writtenBy = grownBy;
-    }
+    if (labels.id >= this.writtenInGroup.length) this.growSeriesTables(labels.id);
     if (this.writtenInGroup[labels.id] === group) return false;
     this.writtenInGroup[labels.id] = group;
     this.writtenBy[labels.id] = ordinal;
     return true;
+  }
+
+  /** Kept out of `firstInGroup`, which runs for every point and stays small enough to inline. */
+  private growSeriesTables(id: number): void {
+    const size = Math.max(id + 1, this.writtenInGroup.length * 2);
+    const grown = new Int32Array(size);
+    grown.set(this.writtenInGroup);
+    this.writtenInGroup = grown;
+    const grownBy = new Int32Array(size);
+    grownBy.set(this.writtenBy);
+    this.writtenBy = grownBy;
   }
 
   /**

@@ -834,14 +834,22 @@ export class Tailer {
 
   /** How the file's last bytes compare with those of a followed file at the same place. */
   private async agreementWithFile(handle: FileHandle, size: number, original: TrackedFile): Promise<Agreement> {
-    if (!original.handle) return 'unknown';
-    const originalSize = Number((await original.handle.stat()).size);
-    // Shrunk below what was read: truncated, which the next round turns into a ghost.
-    if (originalSize < original.lines.position) return 'unknown';
-    const end = Math.min(size, originalSize);
-    const start = Math.max(this.fingerprintBytes, end - this.fingerprintBytes);
-    if (end <= start) return 'unknown';
-    return this.agreement(handle, size, await readRange(original.handle, start, end - start), end);
+    // A dormant original (closed under `maxOpenFiles`) is still at its path: read it there.
+    const originalHandle = original.handle ?? (await open(original.source.path, 'r').catch(() => undefined));
+    if (!originalHandle) return 'unknown';
+    try {
+      const stats = await originalHandle.stat({ bigint: true });
+      if (fileIdentity(stats.dev, stats.ino) !== original.identity) return 'unknown';
+      const originalSize = Number(stats.size);
+      // Shrunk below what was read: truncated, which the next round turns into a ghost.
+      if (originalSize < original.lines.position) return 'unknown';
+      const end = Math.min(size, originalSize);
+      const start = Math.max(this.fingerprintBytes, end - this.fingerprintBytes);
+      if (end <= start) return 'unknown';
+      return await this.agreement(handle, size, await readRange(originalHandle, start, end - start), end);
+    } finally {
+      if (originalHandle !== original.handle) await originalHandle.close().catch(() => undefined);
+    }
   }
 
   /** The bytes just before `end`, up to `fingerprintBytes`. */

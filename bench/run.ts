@@ -6,6 +6,7 @@
 //   npm run bench -- soak --soak-seconds=600   only when named: an hour by default
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { formatAuthFloodTable, runAuthFloodBench } from './authflood.js';
 import { runHostmetricsBench, type BenchRow } from './hostmetrics.js';
 import { formatIdleTable, formatMemoryTable, runIdleBench, runMemoryBreakdown, type IdleOptions } from './idle.js';
 import { formatJoblogTable, runJoblogBench } from './joblog.js';
@@ -56,6 +57,7 @@ const BENCHES: Record<string, Bench> = {
   joblog: { run: async () => formatJoblogTable(await runJoblogBench()) },
   processors: { run: async () => formatProcessorsTable(runProcessorsBench()) },
   soak: { run: async () => formatSoakTable(await runSoakBench(soak)) },
+  authflood: { run: async () => formatAuthFloodTable(await runAuthFloodBench()) },
 };
 
 /** Run only when asked for by name, not by a bare `npm run bench`. */

@@ -274,6 +274,7 @@ export async function runSoakBench(options: SoakOptions = {}): Promise<SoakResul
   let agent: AgentUnderTest | undefined;
   let writer: JobLogWriter | undefined;
   let sampler: ProcessSampler | undefined;
+  const connection = keepAliveAgent();
   // Ctrl-C or a crash of this process must not leave the agent running.
   const killOnExit = () => agent?.child.kill('SIGKILL');
   process.once('exit', killOnExit);
@@ -290,7 +291,6 @@ export async function runSoakBench(options: SoakOptions = {}): Promise<SoakResul
     const describe = () => `agent log: ${agent!.log() || '(empty)'}`;
     await waitForMetrics(port, 20_000, describe);
 
-    const connection = keepAliveAgent();
     const samples: number[] = [];
     const latencies: number[] = [];
     let scrapesFailed = 0;
@@ -374,7 +374,6 @@ export async function runSoakBench(options: SoakOptions = {}): Promise<SoakResul
     const caughtUp = sampler.sample();
     const catchUpS = (performance.now() - stoppedAt) / 1000;
     sampler.stop();
-    connection.destroy();
 
     const all = sampler.samples.filter((s) => s.atMs <= runEnd.atMs);
     const first = all[0];
@@ -416,6 +415,7 @@ export async function runSoakBench(options: SoakOptions = {}): Promise<SoakResul
     };
   } finally {
     sampler?.stop();
+    connection.destroy();
     try {
       writer?.stop();
     } finally {

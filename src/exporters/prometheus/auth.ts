@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { bearerTokenFlaw, withoutTrailingLineBreaks } from '../../component/credentials.js';
 
 /**
  * `allowed`; `denied` (401); or `busy`: too many credentials are waiting to be verified to
@@ -49,15 +50,21 @@ export function bearerAuthenticator(token: string | (() => Promise<string>)): Au
   };
 }
 
-/** Reads a token file: its content without surrounding whitespace, which must not be empty. */
+/**
+ * Reads a token file: its content without the line breaks at its end (the rule `${file:}`
+ * follows too). A token that is empty or holds whitespace is refused, never quoted.
+ */
 export async function readTokenFile(path: string): Promise<string> {
   let token: string;
   try {
-    token = (await readFile(path, 'utf8')).trim();
+    token = withoutTrailingLineBreaks(await readFile(path, 'utf8'));
   } catch (error) {
     throw new Error(`bearer_token_file: cannot read "${path}": ${(error as Error).message}`);
   }
-  if (!token) throw new Error(`bearer_token_file: "${path}" is empty`);
+  // Blanks alone are an emptied file (mid-rotation), not a token with a flaw.
+  if (token.trim() === '') throw new Error(`bearer_token_file: "${path}" is empty`);
+  const flaw = bearerTokenFlaw(token);
+  if (flaw) throw new Error(`bearer_token_file: the token in "${path}" cannot be sent: ${flaw} (not shown: secret)`);
   return token;
 }
 

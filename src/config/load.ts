@@ -20,7 +20,7 @@ import {
   type ConfigProblem,
 } from './errors.js';
 import { parseYaml } from './parse.js';
-import { bytesText, FileRefused, readRegularFile } from './read.js';
+import { bytesText, FileRefused, readRegularFile } from '../component/regular-file.js';
 import { isSecretKey, isSecretPath, REDACTED, rememberFileSecrets } from './redact.js';
 import { agentFileSchema, defaultStateDirectory, type AgentConfig, type ComponentConfig } from './schema.js';
 import { substituteDocument, type DocumentSubstitution } from './substitute.js';

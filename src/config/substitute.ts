@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
 import { withoutTrailingLineBreaks } from '../component/credentials.js';
 import { quote, shorten, type ConfigPath } from './errors.js';
-import { FileRefused, readRegularFile } from './read.js';
+import { FileRefused, readRegularFile } from '../component/regular-file.js';
 import { isSecretPath } from './redact.js';
 
 /** A secret or a certificate fits many times over; a log or an image does not belong here. */

@@ -1,9 +1,9 @@
 // HTTP authentication of /metrics: basic auth against a bcrypt hash, or a bearer token.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { bearerTokenFlaw, withoutTrailingLineBreaks } from '../../component/credentials.js';
+import { readRegularFile } from '../../component/regular-file.js';
 
 /**
  * `allowed`; `denied` (401); or `busy`: too many credentials are waiting to be verified to
@@ -50,14 +50,18 @@ export function bearerAuthenticator(token: string | (() => Promise<string>)): Au
   };
 }
 
+/** A token file is a few hundred bytes; anything near this is not one. */
+const TOKEN_FILE_MAX_BYTES = 64 * 1024;
+
 /**
  * Reads a token file: its content without the line breaks at its end (the rule `${file:}`
- * follows too). A token that is empty or holds whitespace is refused, never quoted.
+ * follows too). A token that is empty or holds whitespace is refused, never quoted. Only a
+ * regular file is read: a FIFO put in its place would keep every scrape waiting.
  */
 export async function readTokenFile(path: string): Promise<string> {
   let token: string;
   try {
-    token = withoutTrailingLineBreaks(await readFile(path, 'utf8'));
+    token = withoutTrailingLineBreaks(readRegularFile(path, TOKEN_FILE_MAX_BYTES));
   } catch (error) {
     throw new Error(`bearer_token_file: cannot read "${path}": ${(error as Error).message}`);
   }

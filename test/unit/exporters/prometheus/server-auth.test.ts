@@ -1,5 +1,6 @@
 // Authentication of /metrics: basic auth against a bcrypt hash, bearer token (inline or
 // from a file). /health and /ready stay open so local probes need no credentials.
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,6 +118,23 @@ describe('bearer token', () => {
     await eventually(async () => expect(await status('third')).toBe(200));
     expect(harness.statuses.at(-1)?.status).toBe('ok');
     expect(JSON.stringify(harness.logger.entries)).not.toMatch(/first|second|third/);
+  });
+
+  it('never waits on a FIFO put in place of the token file: scrapes keep the token read before', async () => {
+    const file = join(dir, 'fifo-token');
+    await writeFile(file, 'before-fifo\n');
+    const harness = testHarness();
+    const { port } = await serve({ bearer_token_file: file }, harness);
+    const status = (token: string) => fetchFrom(port, { headers: { authorization: `Bearer ${token}` } }).then((response) => response.status);
+    expect(await status('before-fifo')).toBe(200);
+    await rm(file);
+    execFileSync('mkfifo', [file]);
+    await eventually(async () => {
+      expect(await status('before-fifo')).toBe(200);
+      expect(harness.statuses.at(-1)?.status).toBe('degraded');
+    });
+    expect(harness.statuses.at(-1)?.reason).toContain('a FIFO (named pipe); only a regular file is read');
+    await rm(file);
   });
 
   it('refuses to start on a missing or empty token file, naming it', async () => {

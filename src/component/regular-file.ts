@@ -1,6 +1,6 @@
-// Reading the config file and the files `${file:...}` names: regular files only, and only up
-// to a size. Opening a FIFO waits for a writer and a device like /dev/zero never ends, and
-// either would hold the event loop of a running agent that reloads its config.
+// Reading the config file, the files `${file:...}` names and credentials files: regular
+// files only, and only up to a size. Opening a FIFO waits for a writer and a device like
+// /dev/zero never ends, and either would hold the event loop of a running agent.
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 
 /** A file that was not read, with the reason as an operator reads it. */

@@ -577,6 +577,26 @@ describe('joblog tailer on real files', () => {
     expectEachExactlyOnce([...first.lines, ...second.lines], writer.written);
   }, TEST_TIMEOUT_MS);
 
+  it('graceful stop right after a rotation (the renamed file outside the glob): its last lines are read before the stop', async () => {
+    const log = path.join(directory, 'app.log');
+    const writer = new NumberedWriter();
+    // Neither a poll nor a directory event comes between the rotation and the stop, as when a
+    // SIGHUP lands within one poll of logrotate.
+    const quiet = { paths: [log], pollIntervalMs: 60_000, watchDirectories: false };
+    await writer.append(log, 200);
+    const first = await startTailer(quiet);
+    await eventually(() => expect(first.lines.length).toBe(200));
+    await writer.append(log, 300);
+    await rename(log, `${log}.1`);
+    await writer.append(log, 100);
+    await first.tailer.shutdown();
+    expect(first.lines.length).toBe(500);
+
+    const second = await startTailer(quiet);
+    await eventually(() => expect(second.lines.length).toBe(100));
+    expectEachExactlyOnce([...first.lines, ...second.lines], writer.written);
+  }, TEST_TIMEOUT_MS);
+
   it('restart after the file was truncated and rewritten past its offset: reads the new content whole', async () => {
     const log = path.join(directory, 'app.log');
     await writeFile(log, '');

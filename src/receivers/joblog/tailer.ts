@@ -108,6 +108,11 @@ export interface FileFailure {
 const CHUNK_BYTES = 64 * 1024;
 /** Read budget per file per poll, so that one huge file does not starve the others. */
 const MAX_BYTES_PER_FILE_PER_POLL = 16 * 1024 * 1024;
+/**
+ * A graceful stop reads what the open files still hold for at most this long, so that SIGTERM
+ * still ends within the few seconds systemd gives it when a large backlog is waiting.
+ */
+const FINAL_READ_MS = 1000;
 const MAX_GHOSTS = 64;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
@@ -348,6 +353,8 @@ export class Tailer {
   private starting: Promise<void> | undefined;
   private loaded = false;
   private stopping = false;
+  /** True while a graceful stop reads the open files to their end. */
+  private readingToEnd = false;
   private pollTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private polling: Promise<void> = Promise.resolve();
@@ -426,6 +433,7 @@ export class Tailer {
     await this.polling;
     await this.checkpointing;
     try {
+      if (this.loaded) await this.readOpenFilesToEnd();
       // A store that failed to load must not be written: that would erase the file.
       if (this.loaded) await this.store.flush({ force: true });
     } finally {
@@ -434,6 +442,29 @@ export class Tailer {
         this.options.release?.(file.identity);
       }
       this.files.clear();
+    }
+  }
+
+  /**
+   * Lines written since the last poll are read before the final checkpoint, through the
+   * descriptors already open. A file renamed away just before the stop (rotated, its new name
+   * outside the globs) would otherwise keep them where the next start never looks: a reload
+   * that came right after a rotation lost a poll's worth of lines.
+   */
+  private async readOpenFilesToEnd(): Promise<void> {
+    const deadline = Date.now() + FINAL_READ_MS;
+    this.readingToEnd = true;
+    try {
+      let moreToRead = true;
+      while (moreToRead && Date.now() < deadline) {
+        moreToRead = false;
+        for (const file of [...this.files.values()]) {
+          if (!file.handle || file.copyOf) continue;
+          moreToRead = (await this.readKnown(file, undefined, Date.now())) || moreToRead;
+        }
+      }
+    } finally {
+      this.readingToEnd = false;
     }
   }
 
@@ -951,7 +982,7 @@ export class Tailer {
     let position = file.lines.position;
     let turn = 0;
     const readAhead = () =>
-      position < size && budget > 0 && !this.stopping ? handle.read(this.chunks[turn], 0, CHUNK_BYTES, position) : undefined;
+      position < size && budget > 0 && (!this.stopping || this.readingToEnd) ? handle.read(this.chunks[turn], 0, CHUNK_BYTES, position) : undefined;
     let reading = readAhead();
     try {
       while (reading !== undefined) {
@@ -973,7 +1004,7 @@ export class Tailer {
       // A read still under way fills one of the chunks: it must end before a chunk is used again or the file closed.
       await reading?.catch(() => undefined);
     }
-    return budget <= 0 && file.lines.position < size && !this.stopping;
+    return budget <= 0 && file.lines.position < size && (!this.stopping || this.readingToEnd);
   }
 
   /** Resolves new files that looked like copies of a file still being read. */

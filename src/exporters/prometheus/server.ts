@@ -350,7 +350,11 @@ export class PrometheusExporter implements Component {
     }
     for (const [reason, points] of Object.entries(result.dropped)) {
       // Warn when a kind of drop first appears, not on every scrape that repeats it.
-      if (!this.droppedReasons.has(reason)) logger.warn({ exporter: id, reason, points }, 'data points dropped from the scrape');
+      if (!this.droppedReasons.has(reason)) {
+        // Merged points are still served, added into the series they share.
+        const what = reason === 'merged_series' ? 'data points merged into a series another record shares' : 'data points dropped from the scrape';
+        logger.warn({ exporter: id, reason, points }, what);
+      }
       this.droppedReasons.add(reason);
       this.self.dropped.set(points, { exporter: id, reason });
     }

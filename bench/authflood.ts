@@ -7,7 +7,7 @@
 // clients run on a worker thread, so a stalled server does not slow the measuring side.
 //
 //   npm run bench -- authflood
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request, type Agent } from 'node:http';
@@ -16,14 +16,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import bcrypt from 'bcryptjs';
-import type { ExporterSettings, Receiver } from '../src/component/types.js';
-import { prometheusFactory, type PrometheusExporter } from '../src/exporters/prometheus/index.js';
-import { resourceFromAttributes } from '../src/metrics/otel.js';
 import { MetricStore } from '../src/metrics/store.js';
 import { ViewSet } from '../src/metrics/views.js';
-import { PipelineSource } from '../src/pipeline/source.js';
-import { silentLogger } from '../src/telemetry/silent-logger.js';
-import { formatTable, freePort, keepAliveAgent, sleep, summarise, type Cell } from './support.js';
+import { serveStore } from './serve.js';
+import { formatTable, freePort, keepAliveAgent, sleep, stopProcess, summarise, type Cell } from './support.js';
 
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
 const USERNAME = 'prometheus';
@@ -82,37 +78,12 @@ async function startAgent(passwordHash: string): Promise<Server> {
     const counter = store.counter(`bench.network.packets.m${m}`, { unit: '{packets}', description: 'Packets seen.', valueType: 'int' });
     for (let i = 0; i < perMetric; i++) counter.add(i * 3 + 1, { device: `eth${Math.floor(i / 2)}`, 'network.io.direction': i % 2 === 0 ? 'receive' : 'transmit' });
   }
-  const receiver: Receiver = { start: async () => {}, shutdown: async () => {} };
-  const source = new PipelineSource({
-    pipelines: [{ name: 'metrics', receivers: [{ id: 'bench', receiver, meter: store }], processors: [] }],
-    resource: resourceFromAttributes({ 'service.name': 'otel-agent', 'host.name': 'bench-host' }),
-    logger: silentLogger(),
+  const served = await serveStore(store, { 'service.name': 'otel-agent', 'host.name': 'bench-host' }, {
+    basic_auth: { username: USERNAME, password_hash: passwordHash },
   });
-  const settings: ExporterSettings = {
-    id: 'prometheus',
-    logger: silentLogger(),
-    status: { report() {} },
-    stateDir: '',
-    telemetry: new MetricStore({ scope: 'otel-agent' }),
-    source,
-    health: { ready: () => true, components: () => [] },
-  };
-  const config = prometheusFactory.configSchema.parse({ endpoint: '127.0.0.1:0', basic_auth: { username: USERNAME, password_hash: passwordHash } });
-  const exporter = prometheusFactory.create(settings, config) as PrometheusExporter;
-  await exporter.start(new AbortController().signal);
-  const address = exporter.address();
-  if (!address) throw new Error('prometheus exporter is not listening after start()');
-  return { name: 'otel-agent', port: address.port, close: () => exporter.shutdown() };
+  return { name: 'otel-agent', ...served };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /** node_exporter with `basic_auth_users` in its web config: what a user would run instead. */
 async function startNodeExporter(passwordHash: string): Promise<Server> {
@@ -126,7 +97,7 @@ async function startNodeExporter(passwordHash: string): Promise<Server> {
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString('utf8')).slice(-4096)));
   const close = async () => {
-    await stopChild(child);
+    await stopProcess(child);
     await rm(dir, { recursive: true, force: true });
   };
   const header = basic(USERNAME, PASSWORD);

@@ -19,6 +19,7 @@ import {
   readMemory,
   scrape,
   sleep,
+  stopProcess,
   ticksPerSecond,
   waitForMetrics,
   type Cell,
@@ -91,14 +92,6 @@ function launch(command: string, args: string[], env: NodeJS.ProcessEnv): { chil
   return { child, log: () => tail };
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
-  await exited;
-  clearTimeout(timer);
-}
 
 function requireTools(): void {
   if (!existsSync(NODE_EXPORTER)) {
@@ -217,7 +210,7 @@ export async function runIdleBench(options: IdleOptions = {}): Promise<IdleRow[]
     });
   } finally {
     for (const sampler of samplers) sampler.stop();
-    await Promise.all(subjects.map((subject) => stop(subject.child)));
+    await Promise.all(subjects.map((subject) => stopProcess(subject.child)));
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -354,7 +347,7 @@ export async function runMemoryBreakdown(variants: AgentVariant[] = DEFAULT_VARI
     const [rows] = await Promise.all([Promise.all(running.map((r) => r.report)), ...scraped]);
     return rows;
   } finally {
-    await Promise.all(running.map((r) => stop(r.child)));
+    await Promise.all(running.map((r) => stopProcess(r.child)));
     rmSync(dir, { recursive: true, force: true });
   }
 }

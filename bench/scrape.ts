@@ -12,14 +12,10 @@ import type { Attributes } from '@opentelemetry/api';
 import { PrometheusExporter as StockPrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes as sdkResourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import type { ExporterSettings, Receiver } from '../src/component/types.js';
-import { prometheusFactory, type PrometheusExporter } from '../src/exporters/prometheus/index.js';
-import { resourceFromAttributes } from '../src/metrics/otel.js';
 import { DEFAULT_BUCKETS, MetricStore } from '../src/metrics/store.js';
 import { ViewSet } from '../src/metrics/views.js';
-import { PipelineSource } from '../src/pipeline/source.js';
+import { serveStore } from './serve.js';
 import { countSamples, formatTable, freePort, keepAliveAgent, percentile, scrape, sleep, summarise, type Cell } from './support.js';
-import { silentLogger } from '../src/telemetry/silent-logger.js';
 
 export type Shape = 'counter' | 'histogram';
 
@@ -130,26 +126,7 @@ async function startOurs(shape: Shape, series: number): Promise<Server> {
       return (value, attributes) => histogram.record(value, attributes);
     },
   });
-  const receiver: Receiver = { start: async () => {}, shutdown: async () => {} };
-  const source = new PipelineSource({
-    pipelines: [{ name: 'metrics', receivers: [{ id: 'bench', receiver, meter: store }], processors: [] }],
-    resource: resourceFromAttributes(RESOURCE),
-    logger: silentLogger(),
-  });
-  const settings: ExporterSettings = {
-    id: 'prometheus',
-    logger: silentLogger(),
-    status: { report() {} },
-    stateDir: '',
-    telemetry: new MetricStore({ scope: 'otel-agent' }),
-    source,
-    health: { ready: () => true, components: () => [] },
-  };
-  const exporter = prometheusFactory.create(settings, prometheusFactory.configSchema.parse({ endpoint: '127.0.0.1:0' })) as PrometheusExporter;
-  await exporter.start(new AbortController().signal);
-  const address = exporter.address();
-  if (!address) throw new Error('prometheus exporter is not listening after start()');
-  return { port: address.port, close: () => exporter.shutdown() };
+  return serveStore(store, RESOURCE);
 }
 
 /** What a user would pick instead: SDK instruments read by the stock Prometheus exporter. */

@@ -1,6 +1,6 @@
 // Shared pieces of the benchmarks: aligned plain-text tables, percentiles, free ports, HTTP
 // scrapes, and CPU and memory of another process read from /proc/<pid>.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
@@ -219,4 +219,14 @@ export function summarise(durationsMs: number[]): { median: number; p99: number;
 /** A keep-alive HTTP agent with one connection: scrapes run one after another on it. */
 export function keepAliveAgent(): Agent {
   return new Agent({ keepAlive: true, maxSockets: 1 });
+}
+
+/** SIGTERM, then SIGKILL if it has not exited within 8 s; resolves once it has exited. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
+  await exited;
+  clearTimeout(timer);
 }

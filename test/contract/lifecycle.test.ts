@@ -1,15 +1,16 @@
 // The contract every receiver and exporter keeps (src/component/types.ts): shutdown is safe
 // without start and twice, and a new instance starts after the first one stopped.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Component, ExporterSettings, ReceiverSettings } from '../../src/component/types.js';
 import { EXPORTERS, RECEIVERS } from '../../src/components.js';
 import { MetricStore } from '../../src/metrics/store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'otel-agent-contract-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The smallest valid config of each type; a new factory must add its own here. */
 const MINIMAL_CONFIG: Record<string, unknown> = {

@@ -1,8 +1,9 @@
 // Runs the built agent (dist/) as a real process, the way systemd would.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 import { eventually } from './eventually.js';
 
 export const AGENT_BIN = resolve(import.meta.dirname, '../../dist/src/cli/main.js');
@@ -16,8 +17,18 @@ export interface AgentProcess {
   stop(): Promise<number | string>;
 }
 
+const madeDirs: string[] = [];
+// Registered while the importing test file is collected, so it runs once that file is done:
+// every directory made here goes, whichever test made it.
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary directory, removed when the test file that asked for it has finished. */
 export function tempDir(prefix = 'otel-agent-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
 }
 
 export function writeConfig(dir: string, yaml: string, name = 'otel-agent.yaml'): string {

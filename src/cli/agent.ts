@@ -20,6 +20,14 @@ function notifySystemd(state: string, logger: Logger): void {
   child.on('error', (error) => logger.warn({ err: error.message }, 'systemd-notify failed'));
 }
 
+export interface AgentOptions {
+  /**
+   * Checks a new config before a reload loads it, off the event loop: its problems, empty
+   * when it loads, undefined when it could not tell (the reload then checks by loading).
+   */
+  precheck?: (file: string) => Promise<string[] | undefined>;
+}
+
 export class Agent {
   private service?: Service;
   private config?: AgentConfig;
@@ -32,6 +40,7 @@ export class Agent {
   constructor(
     private readonly configFile: string,
     private readonly factories: FactoryLookup,
+    private readonly options: AgentOptions = {},
   ) {
     this.logger = createLogger('info');
   }
@@ -73,13 +82,16 @@ export class Agent {
     this.logger.info({ config: this.configFile }, 'reloading configuration');
     let next: AgentConfig;
     let nextService: Service;
+    const problems = await this.options.precheck?.(this.configFile);
+    if (problems !== undefined && problems.length > 0) {
+      this.refuseReload(problems, 'worker thread');
+      return;
+    }
     try {
       next = loadConfig(this.configFile, this.factories);
       nextService = this.newService(next);
     } catch (error) {
-      this.telemetry.reloaded(false);
-      const problems = error instanceof ConfigError ? error.message.split('\n') : [(error as Error).message];
-      this.logger.error({ problems }, 'new configuration refused; the running one stays');
+      this.refuseReload(error instanceof ConfigError ? error.message.split('\n') : [(error as Error).message], 'event loop');
       return;
     }
     notifySystemd('RELOADING=1', this.logger);
@@ -105,6 +117,12 @@ export class Agent {
       this.service = previous;
     }
     notifySystemd('READY=1', this.logger);
+  }
+
+  /** `checkedOn` says where the file was parsed: a hostile one costs the event loop nothing on a worker thread. */
+  private refuseReload(problems: string[], checkedOn: 'worker thread' | 'event loop'): void {
+    this.telemetry.reloaded(false);
+    this.logger.error({ problems, checkedOn }, 'new configuration refused; the running one stays');
   }
 
   /** SIGTERM/SIGINT: drain and stop. Resolves when stopped; the caller enforces the deadline. */

@@ -8,6 +8,7 @@ import { ConfigError, formatProblem, loadConfig } from '../config/load.js';
 import { printConfig } from '../config/redact.js';
 import { VERSION } from '../version.js';
 import { Agent, SHUTDOWN_DEADLINE_MS } from './agent.js';
+import { checkConfigOffThread } from './config-check.js';
 
 const DEFAULT_CONFIGS = ['./otel-agent.yaml', '/etc/otel-agent/otel-agent.yaml'];
 
@@ -28,7 +29,7 @@ function failOnConfig(error: unknown): never {
 }
 
 async function run(configFile: string): Promise<void> {
-  const agent = new Agent(configFile, builtinFactories());
+  const agent = new Agent(configFile, builtinFactories(), { precheck: checkConfigOffThread });
   // Signal handlers go in before anything starts, so a SIGTERM during start-up is honoured.
   const stop = (signal: NodeJS.Signals) => {
     const timer = setTimeout(() => {

@@ -109,6 +109,8 @@ describe('otel-agent run', () => {
     agent.child.kill('SIGHUP');
     await waitForLog(agent, 'new configuration refused');
     expect(agent.log()).toMatch(/otel-agent\.yaml:3:5: receivers::hostmetrics::collection_intervall: unknown key \\?"collection_intervall\\?"/);
+    // Parsed on a worker thread: a large or hostile file never holds up /metrics or /health.
+    expect(agent.log()).toContain('"checkedOn":"worker thread"');
     const still = await waitForMetric(port, /otel_agent_config_reloads_total\{.*result="failure".*\} 1$/m);
     expect(still).toMatch(/^node_system_cpu_time_seconds_total\{/m);
     expect(agent.child.exitCode).toBeNull();

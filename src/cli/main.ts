@@ -92,7 +92,7 @@ program
   .action((options: { config?: string }) => {
     const file = resolveConfigFile(options.config);
     try {
-      const config = loadConfig(file, builtinFactories());
+      const config = loadConfig(file, builtinFactories(), process.env, { checkLocalFiles: true });
       for (const id of config.unused) process.stderr.write(`warning: ${id} is declared but in no pipeline\n`);
       for (const warning of config.warnings) process.stderr.write(`warning: ${formatProblem(warning)}\n`);
       process.stdout.write(`${file}: valid (${config.service.pipelines.length} pipeline(s))\n`);

@@ -19,6 +19,7 @@ import {
   type ConfigPath,
   type ConfigProblem,
 } from './errors.js';
+import { localFileProblems } from './local-files.js';
 import { parseYaml } from './parse.js';
 import { bytesText, FileRefused, readRegularFile } from '../component/regular-file.js';
 import { isSecretKey, isSecretPath, REDACTED, rememberFileSecrets } from './redact.js';
@@ -50,8 +51,13 @@ const SECTIONS: ReadonlyArray<{ section: Section; kind: Kind }> = [
   { section: 'exporters', kind: 'exporter' },
 ];
 
+export interface LoadOptions {
+  /** Also open the files the config names and check its state directory (`validate`). */
+  checkLocalFiles?: boolean;
+}
+
 /** Reads, substitutes, parses and validates; throws ConfigError holding every problem found. No network calls. */
-export function loadConfig(file: string, factories: FactoryLookup, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+export function loadConfig(file: string, factories: FactoryLookup, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): AgentConfig {
   let text: string;
   try {
     text = readRegularFile(file, MAX_CONFIG_FILE_BYTES);
@@ -59,7 +65,7 @@ export function loadConfig(file: string, factories: FactoryLookup, env: NodeJS.P
     const reason = err instanceof FileRefused ? err.reason : String((err as Error).message ?? err);
     throw new ConfigError([{ file, line: 0, column: 0, path: '', message: `cannot read the config file: ${reason}` }]);
   }
-  return loadConfigText(text, file, factories, env);
+  return loadConfigText(text, file, factories, env, options);
 }
 
 export function loadConfigText(
@@ -67,6 +73,7 @@ export function loadConfigText(
   file: string,
   factories: FactoryLookup,
   env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
 ): AgentConfig {
   if (Buffer.byteLength(text) > MAX_CONFIG_FILE_BYTES) {
     throw new ConfigError([
@@ -120,6 +127,10 @@ export function loadConfigText(
   }
   const used = checkPipelines(data.service, declared, problems);
   checkTokens(data, problems);
+  // Only a config of the right shape: files named in a wrong place were reported already.
+  if (options.checkLocalFiles && problems.count === 0 && fileShape.success) {
+    for (const { path, message } of localFileProblems(data)) problems.add(path, message);
+  }
 
   if (problems.count > 0 || !fileShape.success) throw problems.error();
 

@@ -50,6 +50,13 @@ function scratchDir(): string {
   return dir;
 }
 
+/** A regular file in `dir`, to stand where a directory is expected. */
+function plainFileIn(dir: string): string {
+  const path = join(dir, 'plain-file');
+  writeFileSync(path, '');
+  return path;
+}
+
 function mkfifo(path: string): string {
   const result = spawnSync('mkfifo', [path]);
   expect(result.status, String(result.stderr)).toBe(0);
@@ -246,6 +253,31 @@ service:
       `warning: ${file}:7:21: exporters::prometheus::const_labels::password: a label named like a secret: its value is served in plain text on every series (print-config only hides it); rename it, or keep secrets out of labels\n`,
     );
     expect(result.stdout).toContain('valid');
+  });
+
+  it('validate refuses what run would fail on: TLS and token files it cannot open, a state directory it cannot write', () => {
+    const dir = scratchDir();
+    const missing = join(dir, 'missing.pem');
+    const token = mkfifo(join(dir, 'token'));
+    const file = writeConfig(
+      dir,
+      config(9464).replace(
+        'endpoint: 127.0.0.1:9464',
+        `endpoint: 127.0.0.1:9464\n    tls: { cert_file: ${missing}, key_file: ${dir} }\n    bearer_token_file: ${token}`,
+      ) + `  state_directory: ${plainFileIn(dir)}/state\n`,
+    );
+    const result = runAgent(['validate', '-c', file]);
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr).toContain(`${file}:7:23: exporters::prometheus::tls::cert_file: cannot read "${missing}": no such file`);
+    expect(result.stderr).toContain(`exporters::prometheus::tls::key_file: cannot read "${dir}": it is not a regular file`);
+    expect(result.stderr).toContain(`exporters::prometheus::bearer_token_file: cannot read "${token}": it is not a regular file`);
+    expect(result.stderr).toContain(`service::state_directory: cannot write state to "${plainFileIn(dir)}/state": "${plainFileIn(dir)}" is not a directory`);
+
+    // The same files made good: valid.
+    writeFileSync(missing, 'not checked for content\n');
+    const good = writeConfig(dir, config(9464).replace('endpoint: 127.0.0.1:9464', `endpoint: 127.0.0.1:9464\n    tls: { cert_file: ${missing}, key_file: ${missing} }`) + `  state_directory: ${dir}/state\n`, 'good.yaml');
+    const accepted = runAgent(['validate', '-c', good]);
+    expect(accepted.status, accepted.stderr).toBe(0);
   });
 
   it('prints the effective config with secrets redacted', () => {

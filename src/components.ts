@@ -1,6 +1,5 @@
 // The one list of built-in component factories.
-import type { ExporterFactory, Factory, ProcessorFactory, ReceiverFactory } from './component/types.js';
-import type { FactoryLookup } from './config/load.js';
+import type { ExporterFactory, Factory, FactoryLookup, ProcessorFactory, ReceiverFactory } from './component/types.js';
 import { prometheusFactory } from './exporters/prometheus/index.js';
 import { attributesProcessorFactory } from './processors/attributes/index.js';
 import { filterProcessorFactory } from './processors/filter/index.js';

@@ -175,3 +175,10 @@ export interface ExporterFactory<C = any> extends FactoryBase<C> {
 }
 
 export type Factory = ReceiverFactory | ProcessorFactory | ExporterFactory;
+
+/** The registry: each component type's factory, by kind and type name (`redis`, `prometheus`). */
+export interface FactoryLookup {
+  receivers: ReadonlyMap<string, ReceiverFactory>;
+  processors: ReadonlyMap<string, ProcessorFactory>;
+  exporters: ReadonlyMap<string, ExporterFactory>;
+}

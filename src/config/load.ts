@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, type Document, type Pair, type YAMLError, type YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import { bearerTokenFlaw } from '../component/credentials.js';
-import type { ExporterFactory, Kind, ProcessorFactory, ReceiverFactory } from '../component/types.js';
+import type { ExporterFactory, FactoryLookup, Kind, ProcessorFactory, ReceiverFactory } from '../component/types.js';
 import {
   ConfigError,
   describeHiddenValue,
@@ -38,11 +38,7 @@ export { ConfigError, formatProblem, type ConfigProblem } from './errors.js';
 export { printConfig } from './redact.js';
 export type { AgentConfig, ComponentConfig, PipelineConfig, ViewConfig } from './schema.js';
 
-export interface FactoryLookup {
-  receivers: ReadonlyMap<string, ReceiverFactory>;
-  processors: ReadonlyMap<string, ProcessorFactory>;
-  exporters: ReadonlyMap<string, ExporterFactory>;
-}
+export type { FactoryLookup } from '../component/types.js';
 
 type Section = 'receivers' | 'processors' | 'exporters';
 const SECTIONS: ReadonlyArray<{ section: Section; kind: Kind }> = [

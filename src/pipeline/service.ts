@@ -144,6 +144,8 @@ export class Service implements HealthSource {
       this.running.push(entry);
       if (this.statusOf(entry.id, entry.kind) === 'starting') this.board.set(entry.id, entry.kind, 'ok');
     }
+    // Processors have no start of their own: they are ready once their pipelines are.
+    this.board.started('processor');
     this.state = 'running';
   }
 

@@ -25,6 +25,16 @@ export class StatusBoard {
     }
   }
 
+  /**
+   * Marks every component of `kind` still `starting` as `ok`. For processors, which have no
+   * start of their own: they are ready once the service that runs their pipelines is.
+   */
+  started(kind: Kind): void {
+    for (const entry of [...this.entries.values()]) {
+      if (entry.kind === kind && entry.status === 'starting') this.set(entry.id, kind, 'ok');
+    }
+  }
+
   components(): ComponentHealth[] {
     return [...this.entries.values()];
   }

@@ -95,7 +95,10 @@ export class PipelineSource implements MetricSource {
         onError?.(pipeline.name, `processor failed: ${(error as Error).message}`);
       }
     }
-    if (self) result.push({ resource, scopeMetrics: [self()] });
+    // The agent's own metrics describe the same target as its pipelines: they take the resource
+    // the pipelines' processors made (the first pipeline's), so a resource processor does not
+    // leave a second target_info behind with the resource as it was before processing.
+    if (self) result.push({ resource: result[0]?.resource ?? resource, scopeMetrics: [self()] });
     return result;
   }
 }

@@ -648,12 +648,16 @@ class Serialization {
     return families;
   }
 
-  /** One `target_info` series per distinct non-empty resource. */
+  /**
+   * One `target_info` series per distinct non-empty resource that has data points: one without
+   * (a pipeline whose filter dropped everything) describes no series it could be joined to.
+   */
   private writeTargetInfoFamily(): void {
     const resourceLabels = new LabelCompiler(this.constNames, this.compiledLabels);
     const seen = new Set<string>();
     let lines = '';
-    for (const { resource } of this.resourceMetrics) {
+    for (const { resource, scopeMetrics } of this.resourceMetrics) {
+      if (!scopeMetrics.some(({ metrics }) => metrics.some((metric) => metric.dataPoints.length > 0))) continue;
       const { text } = resourceLabels.get(resource.attributes);
       if (text === '' || seen.has(text)) continue;
       seen.add(text);

@@ -106,4 +106,32 @@ describe('PipelineSource', () => {
     expect(result.map((r) => r.scopeMetrics[0].scope.name)).toEqual(['b', 'otel-agent']);
     expect(errors).toEqual(['metrics/broken: processor failed: boom']);
   });
+
+  it('gives the agent\'s own metrics the resource the pipeline\'s processors made, not the one they replaced', async () => {
+    const site = resourceFromAttributes({ 'host.name': 'h', site: 'dc1' });
+    const setSite: Processor = { process: (m) => ({ ...m, resource: site }) };
+    const self = new MetricStore({ scope: 'otel-agent' });
+    self.gauge('otel_agent.up').set(1);
+    const pipelines = [{ name: 'metrics', receivers: [node('a')], processors: [{ id: 'resource/site', processor: setSite }] }];
+    const source = new PipelineSource({ pipelines, resource, self: () => self.collect(), logger: silentLogger() });
+    const result = await source.collect({ timeoutMs: 1000 });
+    expect(result.map((r) => [r.scopeMetrics[0].scope.name, r.resource])).toEqual([
+      ['a', site],
+      ['otel-agent', site],
+    ]);
+  });
+
+  it('gives the agent\'s own metrics the configured resource when no pipeline has output', async () => {
+    const broken: Processor = {
+      process: () => {
+        throw new Error('boom');
+      },
+    };
+    const self = new MetricStore({ scope: 'otel-agent' });
+    self.gauge('otel_agent.up').set(1);
+    const pipelines = [{ name: 'metrics', receivers: [node('a')], processors: [{ id: 'broken', processor: broken }] }];
+    const source = new PipelineSource({ pipelines, resource, self: () => self.collect(), logger: silentLogger() });
+    const result = await source.collect({ timeoutMs: 1000 });
+    expect(result.map((r) => r.resource)).toEqual([resource]);
+  });
 });

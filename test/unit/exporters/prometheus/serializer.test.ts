@@ -573,14 +573,25 @@ describe('target_info', () => {
   });
 
   test('one series per distinct resource; none when disabled or empty', () => {
-    const a = resourceMetrics({ 'host.name': 'a' }, []);
-    const b = resourceMetrics({ 'host.name': 'b' }, []);
-    const empty = resourceMetrics({}, []);
-    const { body, series } = serializeSync([a, b, resourceMetrics({ 'host.name': 'a' }, []), empty]);
-    expect(samples(body)).toEqual(['target_info{host_name="a"} 1', 'target_info{host_name="b"} 1']);
-    expect(series).toBe(2);
-    expect(serializeSync([a], { targetInfo: false }).body).toBe('');
-    expect(serializeSync([empty]).body).toBe('');
+    const scope = (value: number) => [{ name: 's', metrics: [gauge('g', {}, [[{ n: String(value) }, value]])] }];
+    const a = resourceMetrics({ 'host.name': 'a' }, scope(1));
+    const b = resourceMetrics({ 'host.name': 'b' }, scope(2));
+    const empty = resourceMetrics({}, scope(3));
+    const { body, series } = serializeSync([a, b, resourceMetrics({ 'host.name': 'a' }, scope(4)), empty]);
+    expect(samples(body).filter((line) => line.startsWith('target_info'))).toEqual(['target_info{host_name="a"} 1', 'target_info{host_name="b"} 1']);
+    expect(series).toBe(2 + 4);
+    expect(serializeSync([a], { targetInfo: false }).body).not.toContain('target_info');
+    expect(serializeSync([empty]).body).not.toContain('target_info');
+  });
+
+  test('none for a resource without data points: a filter that dropped all of a pipeline leaves no stray target_info', () => {
+    const withPoints = resourceMetrics({ 'host.name': 'a' }, [{ name: 's', metrics: [gauge('g', {}, [[{}, 1]])] }]);
+    const noScopes = resourceMetrics({ 'host.name': 'b' }, []);
+    const noMetrics = resourceMetrics({ 'host.name': 'c' }, [{ name: 's', metrics: [] }]);
+    const noPoints = resourceMetrics({ 'host.name': 'd' }, [{ name: 's', metrics: [gauge('g', {}, [])] }]);
+    const { body } = serializeSync([noScopes, withPoints, noMetrics, noPoints]);
+    expect(samples(body).filter((line) => line.startsWith('target_info'))).toEqual(['target_info{host_name="a"} 1']);
+    expect(serializeSync([noScopes, noMetrics, noPoints]).body).not.toContain('target_info');
   });
 
   test('a metric named target_info conflicts with it', () => {

@@ -1,5 +1,7 @@
 // The running agent for one config: builds every component the pipelines name, starts them
-// downstream first (exporters, then receivers) and shuts them down upstream first.
+// downstream first (exporters, then receivers) and shuts them down upstream first. Whatever
+// was created is shut down, started or not: a receiver that never started still holds
+// registrations (the joblog checkpoint store) that the next service of the process needs.
 import type {
   Component,
   ComponentHealth,
@@ -25,7 +27,7 @@ export interface ServiceOptions {
   telemetry: SelfTelemetry;
 }
 
-interface Started {
+interface Entry {
   id: string;
   kind: Kind;
   component: Component;
@@ -44,13 +46,24 @@ export class Service implements HealthSource {
   private readonly board: StatusBoard;
   private readonly receivers = new Map<string, ReceiverNode>();
   private readonly exporters = new Map<string, Component>();
-  private readonly running: Started[] = [];
   private readonly abort = new AbortController();
   private state: 'created' | 'starting' | 'running' | 'stopping' | 'stopped' = 'created';
 
   constructor(private readonly options: ServiceOptions) {
-    const { config, factories, logger, telemetry } = options;
-    this.board = new StatusBoard(logger);
+    this.board = new StatusBoard(options.logger);
+    try {
+      this.build();
+    } catch (error) {
+      // The caller gets no service to shut down: what was created lets go of its resources here.
+      this.shutdown().catch((shutdownError: unknown) =>
+        options.logger.warn({ err: (shutdownError as Error).message }, 'components created before the failure shut down with errors'),
+      );
+      throw error;
+    }
+  }
+
+  private build(): void {
+    const { config, factories, logger, telemetry } = this.options;
     const views = new ViewSet(config.views, config.service.telemetry.metrics.seriesLimit);
     const resource = buildResource(config.resource);
 
@@ -124,24 +137,37 @@ export class Service implements HealthSource {
     return this.board.components();
   }
 
-  /** Exporters first, so nothing a receiver produces has nowhere to go; rolls back on failure. */
-  async start(): Promise<void> {
-    if (this.state !== 'created') throw new ServiceError('AGT_ERR_SERVICE_STATE', `cannot start a service that is ${this.state}`);
-    this.state = 'starting';
-    const order: Started[] = [
+  /** Start order: exporters first, so nothing a receiver produces has nowhere to go. */
+  private entries(): Entry[] {
+    return [
       ...[...this.exporters].map(([id, component]) => ({ id, kind: 'exporter' as const, component })),
       ...[...this.receivers.values()].map((node) => ({ id: node.id, kind: 'receiver' as const, component: node.receiver })),
     ];
-    for (const entry of order) {
+  }
+
+  /**
+   * Starts every component in order. When one fails, every component created is shut down
+   * (those not yet started too) and the error names the one that failed, with any errors
+   * of that shutdown.
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'created') throw new ServiceError('AGT_ERR_SERVICE_STATE', `cannot start a service that is ${this.state}`);
+    this.state = 'starting';
+    for (const entry of this.entries()) {
       try {
         await entry.component.start(this.abort.signal);
       } catch (error) {
         const reason = (error as Error).message;
         this.board.set(entry.id, entry.kind, 'failed', reason);
-        await this.shutdown().catch(() => undefined);
-        throw new ServiceError('AGT_ERR_COMPONENT_START', `failed to start ${entry.kind} "${entry.id}": ${reason}`, { cause: error });
+        const shutdownErrors = await this.shutdown().then(
+          (): Error[] => [],
+          (shutdownError: unknown) => (shutdownError instanceof AggregateError ? (shutdownError.errors as Error[]) : [shutdownError as Error]),
+        );
+        let message = `failed to start ${entry.kind} "${entry.id}": ${reason}`;
+        if (shutdownErrors.length > 0) message += `; then ${shutdownErrors.map((e) => e.message).join('; ')}`;
+        const cause = shutdownErrors.length > 0 ? new AggregateError([error, ...shutdownErrors], message) : error;
+        throw new ServiceError('AGT_ERR_COMPONENT_START', message, { cause });
       }
-      this.running.push(entry);
       if (this.statusOf(entry.id, entry.kind) === 'starting') this.board.set(entry.id, entry.kind, 'ok');
     }
     // Processors have no start of their own: they are ready once their pipelines are.
@@ -149,17 +175,22 @@ export class Service implements HealthSource {
     this.state = 'running';
   }
 
-  /** Receivers first (upstream), so exporters can still serve what they drained. Idempotent. */
+  /**
+   * Shuts down every component created, started or not (the component contract makes that
+   * safe): receivers first (upstream), so exporters can still serve what they drained. Idempotent.
+   */
   async shutdown(): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
     this.abort.abort();
     const errors: Error[] = [];
-    for (const entry of this.running.reverse()) {
-      this.board.set(entry.id, entry.kind, 'stopping');
+    for (const entry of this.entries().reverse()) {
+      // A component whose start failed keeps that status and its reason in /health.
+      const failed = this.statusOf(entry.id, entry.kind) === 'failed';
+      if (!failed) this.board.set(entry.id, entry.kind, 'stopping');
       try {
         await entry.component.shutdown();
-        this.board.set(entry.id, entry.kind, 'stopped');
+        if (!failed) this.board.set(entry.id, entry.kind, 'stopped');
       } catch (error) {
         errors.push(new Error(`failed to shut down ${entry.kind} "${entry.id}": ${(error as Error).message}`));
       }

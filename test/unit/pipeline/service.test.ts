@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import type { ExporterFactory, MetricSource, ReceiverFactory } from '../../../src/component/types.js';
 import { loadConfigText, type FactoryLookup } from '../../../src/config/load.js';
@@ -10,12 +10,12 @@ import { SelfTelemetry } from '../../../src/telemetry/self.js';
 let events: string[] = [];
 const sources = new Map<string, MetricSource>();
 
-const fakeReceiver: ReceiverFactory<{ value: number; fail_start: boolean }> = {
+const fakeReceiver: ReceiverFactory<{ value: number; fail_start: boolean; fail_shutdown: boolean }> = {
   type: 'fake',
   kind: 'receiver',
   stability: 'development',
   description: 'records fixed metrics',
-  configSchema: z.strictObject({ value: z.number().default(1), fail_start: z.boolean().default(false) }),
+  configSchema: z.strictObject({ value: z.number().default(1), fail_start: z.boolean().default(false), fail_shutdown: z.boolean().default(false) }),
   create(settings, config) {
     events.push(`create ${settings.id}`);
     return {
@@ -28,22 +28,25 @@ const fakeReceiver: ReceiverFactory<{ value: number; fail_start: boolean }> = {
       },
       async shutdown() {
         events.push(`shutdown ${settings.id}`);
+        if (config.fail_shutdown) throw new Error('the thing hung up');
       },
     };
   },
 };
 
-const captureExporter: ExporterFactory<Record<string, never>> = {
+const captureExporter: ExporterFactory<{ fail_create: boolean; fail_start: boolean }> = {
   type: 'capture',
   kind: 'exporter',
   stability: 'development',
   description: 'keeps its source for the test',
-  configSchema: z.strictObject({}),
-  create(settings) {
+  configSchema: z.strictObject({ fail_create: z.boolean().default(false), fail_start: z.boolean().default(false) }),
+  create(settings, config) {
+    if (config.fail_create) throw new Error('no such thing');
     sources.set(settings.id, settings.source);
     return {
       async start() {
         events.push(`start ${settings.id}`);
+        if (config.fail_start) throw new Error('port in use');
       },
       async shutdown() {
         events.push(`shutdown ${settings.id}`);
@@ -144,8 +147,51 @@ describe('Service', () => {
   it('rolls back what started when a component fails to start, naming it', async () => {
     const svc = service(TWO_PIPELINES.replace('fake/b: { value: 5 }', 'fake/b: { value: 5, fail_start: true }'));
     await expect(svc.start()).rejects.toThrow('failed to start receiver "fake/b": cannot reach the thing');
-    // Upstream first, and fake/b, which never started, is not shut down.
-    expect(events.slice(-4)).toEqual(['start fake/b', 'shutdown fake/a', 'shutdown capture/two', 'shutdown capture/one']);
+    // Upstream first, fake/b too: what failed to start may still hold what it set up.
+    expect(events.slice(-5)).toEqual(['start fake/b', 'shutdown fake/b', 'shutdown fake/a', 'shutdown capture/two', 'shutdown capture/one']);
     expect(svc.components().find((c) => c.id === 'fake/b')).toMatchObject({ status: 'failed', reason: 'cannot reach the thing' });
+    expect(svc.components().find((c) => c.id === 'fake/a')?.status).toBe('stopped');
+  });
+
+  it('shuts down the receivers that were created but never started when an exporter fails to start', async () => {
+    const svc = service(TWO_PIPELINES.replace('capture/two: {}', 'capture/two: { fail_start: true }'));
+    await expect(svc.start()).rejects.toThrow('failed to start exporter "capture/two": port in use');
+    expect(events.slice(2)).toEqual([
+      'start capture/one', 'start capture/two', 'shutdown fake/b', 'shutdown fake/a', 'shutdown capture/two', 'shutdown capture/one',
+    ]);
+    expect(svc.components().map((c) => `${c.kind}:${c.id}:${c.status}`).sort()).toEqual([
+      'exporter:capture/one:stopped', 'exporter:capture/two:failed', 'receiver:fake/a:stopped', 'receiver:fake/b:stopped',
+    ]);
+    expect(svc.ready()).toBe(false);
+  });
+
+  it('reports the errors of the rollback with the start error', async () => {
+    const svc = service(
+      TWO_PIPELINES.replace('fake/a: { value: 2 }', 'fake/a: { value: 2, fail_shutdown: true }').replace('capture/two: {}', 'capture/two: { fail_start: true }'),
+    );
+    const error = await svc.start().then(
+      () => undefined,
+      (rejection: unknown) => rejection as Error,
+    );
+    expect(error?.message).toBe('failed to start exporter "capture/two": port in use; then failed to shut down receiver "fake/a": the thing hung up');
+    const cause = error?.cause as AggregateError;
+    expect(cause).toBeInstanceOf(AggregateError);
+    expect(cause.errors.map((e: Error) => e.message)).toEqual(['port in use', 'failed to shut down receiver "fake/a": the thing hung up']);
+    // The rollback went on past the failure.
+    expect(events.slice(-4)).toEqual(['shutdown fake/b', 'shutdown fake/a', 'shutdown capture/two', 'shutdown capture/one']);
+  });
+
+  it('shuts down every component created when a service is shut down before it started', async () => {
+    const svc = service(TWO_PIPELINES);
+    await svc.shutdown();
+    expect(events.slice(2)).toEqual(['shutdown fake/b', 'shutdown fake/a', 'shutdown capture/two', 'shutdown capture/one']);
+    await expect(svc.start()).rejects.toThrow('cannot start a service that is stopped');
+  });
+
+  it('shuts down what it created when a later component cannot be created', async () => {
+    expect(() => service(TWO_PIPELINES.replace('capture/two: {}', 'capture/two: { fail_create: true }'))).toThrow(
+      'failed to create exporter "capture/two": no such thing',
+    );
+    await vi.waitFor(() => expect(events).toEqual(['create fake/a', 'create fake/b', 'shutdown fake/b', 'shutdown fake/a', 'shutdown capture/one']));
   });
 });

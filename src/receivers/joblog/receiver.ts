@@ -151,6 +151,9 @@ export class JoblogReceiver implements Receiver {
     const wasStarted = this.phase === 'started';
     this.phase = 'stopped';
     clearInterval(this.timer);
+    // Never started: the registration made at creation goes at once, so a service created next
+    // (right after this one failed to start, say) finds the shared store without it.
+    if (!wasStarted) this.checkpoints.close();
     try {
       await this.tailer.shutdown();
     } finally {

@@ -1,6 +1,7 @@
 // A service whose start fails leaves nothing behind: after the Prometheus exporter could not
 // bind its port, the next service of the same process, with the port free, reads job logs and
-// writes their checkpoints as if the failed one had never been.
+// writes their checkpoints as if the failed one had never been. In process, and in the agent
+// itself across a SIGHUP whose new config names a taken port.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -11,22 +12,24 @@ import { loadConfigText } from '../../src/config/load.js';
 import { Service } from '../../src/pipeline/service.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { SelfTelemetry } from '../../src/telemetry/self.js';
-import { tempDir } from '../support/agent-process.js';
+import { startAgent, tempDir, waitForLog, writeConfig, type AgentProcess } from '../support/agent-process.js';
 import { eventually } from '../support/eventually.js';
 import { freePort } from '../support/ports.js';
 
 const factories = builtinFactories();
 const running: Service[] = [];
+const agents: AgentProcess[] = [];
 let blocker: Server | undefined;
 
 afterEach(async () => {
+  await Promise.all(agents.splice(0).map((agent) => agent.stop()));
   await Promise.all(running.splice(0).map((service) => service.shutdown().catch(() => undefined)));
   await new Promise<void>((resolve) => (blocker ? blocker.close(() => resolve()) : resolve()));
   blocker = undefined;
 });
 
-function serviceFor(options: { log: string; stateDir: string; port: number }): Service {
-  const yaml = `receivers:
+function configText(options: { log: string; stateDir: string; port: number }): string {
+  return `receivers:
   joblog:
     paths: [${options.log}]
     start_at: beginning
@@ -48,7 +51,10 @@ service:
       receivers: [joblog]
       exporters: [prometheus]
 `;
-  const config = loadConfigText(yaml, 'service-start-failure.yaml', factories, {});
+}
+
+function serviceFor(options: { log: string; stateDir: string; port: number }): Service {
+  const config = loadConfigText(configText(options), 'service-start-failure.yaml', factories, {});
   const service = new Service({ config, factories, logger: silentLogger(), telemetry: new SelfTelemetry() });
   running.push(service);
   return service;
@@ -102,5 +108,33 @@ describe('a service that failed to start', () => {
     await appendFile(log, 'n=3\n');
     await eventually(() => expect(checkpointedOffset(stateDir, log)).toBe(firstLines + Buffer.byteLength('n=3\n')));
     await good.shutdown();
+  });
+
+  it('in the agent, a SIGHUP to a config whose port is taken leaves the restarted previous config writing checkpoints', async () => {
+    const directory = tempDir('service-start-failure-agent-');
+    const log = join(directory, 'jobs.log');
+    const stateDir = join(directory, 'state');
+    writeFileSync(log, 'n=1\n');
+    const port = await freePort();
+    const takenPort = await freePort();
+    const configFile = writeConfig(directory, configText({ log, stateDir, port }));
+    const agent = startAgent(['run', '--config', configFile]);
+    agents.push(agent);
+    await waitForLog(agent, '"msg":"otel-agent started"');
+    const firstLines = Buffer.byteLength('n=1\n');
+    await eventually(() => expect(checkpointedOffset(stateDir, log)).toBe(firstLines));
+    const scannedBefore = savedScannedAt(stateDir);
+    expect(scannedBefore).toEqual(expect.any(String));
+
+    blocker = await occupy(takenPort);
+    writeConfig(directory, configText({ log, stateDir, port: takenPort }));
+    agent.child.kill('SIGHUP');
+    await waitForLog(agent, 'new configuration failed to start; restarting the previous one');
+
+    await appendFile(log, 'n=2\n');
+    await eventually(() => expect(checkpointedOffset(stateDir, log)).toBe(firstLines + Buffer.byteLength('n=2\n')));
+    // The restarted receiver's scan is recorded, not held back by the one of the failed config.
+    await eventually(() => expect(Date.parse(savedScannedAt(stateDir)!)).toBeGreaterThan(Date.parse(scannedBefore!)));
+    expect(agent.child.exitCode).toBeNull();
   });
 });

@@ -123,13 +123,14 @@ describe('a service that failed to start', () => {
     await waitForLog(agent, '"msg":"otel-agent started"');
     const firstLines = Buffer.byteLength('n=1\n');
     await eventually(() => expect(checkpointedOffset(stateDir, log)).toBe(firstLines));
-    const scannedBefore = savedScannedAt(stateDir);
-    expect(scannedBefore).toEqual(expect.any(String));
 
     blocker = await occupy(takenPort);
     writeConfig(directory, configText({ log, stateDir, port: takenPort }));
     agent.child.kill('SIGHUP');
     await waitForLog(agent, 'new configuration failed to start; restarting the previous one');
+    // Read once the first service has stopped: until then its own polls moved it.
+    const scannedBefore = savedScannedAt(stateDir);
+    expect(scannedBefore).toEqual(expect.any(String));
 
     await appendFile(log, 'n=2\n');
     await eventually(() => expect(checkpointedOffset(stateDir, log)).toBe(firstLines + Buffer.byteLength('n=2\n')));

@@ -28,7 +28,7 @@ import {
   type MetricKind,
   type PrometheusMetricName,
   type PrometheusType,
-} from './naming.js';
+} from '../../prometheus/naming.js';
 
 export interface SerializeOptions {
   /** Prefix for every metric name except target_info (`node` -> node_system_cpu_time_seconds_total). */

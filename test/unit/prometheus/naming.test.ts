@@ -7,7 +7,7 @@ import {
   sanitizeLabelName,
   sanitizeName,
   type MetricKind,
-} from '../../../../src/exporters/prometheus/naming.js';
+} from '../../../src/prometheus/naming.js';
 
 const withSuffixes = { addSuffixes: true };
 

@@ -1,5 +1,7 @@
 // OpenTelemetry -> Prometheus naming, after the OpenTelemetry "Prometheus and OpenMetrics
 // compatibility" specification. Pure functions: the serializer caches what they return.
+// Shared ground, so that every exporter that names series for Prometheus (the scrape
+// endpoint; remote write) gives a series the same name, pulled or pushed.
 
 /** How an OpenTelemetry metric is exposed; decides the TYPE and the name suffixes. */
 export type MetricKind = 'monotonic_sum' | 'non_monotonic_sum' | 'gauge' | 'histogram';

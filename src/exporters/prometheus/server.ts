@@ -1,4 +1,4 @@
-// The Prometheus endpoint: /metrics, /health, /ready over HTTP or HTTPS (optionally mutual
+// The Prometheus endpoint: /metrics, /health, /ready, /live over HTTP or HTTPS (optionally mutual
 // TLS), on its own server so it binds where the config says and reloads its certificate.
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -24,6 +24,14 @@ type ProblemCause = 'scrape' | 'tls' | 'server' | 'token';
 const SCRAPE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Worst first: the overall /health status is the worst of the components'. */
 const STATUS_SEVERITY: ComponentStatus[] = ['failed', 'degraded', 'starting', 'stopping', 'stopped', 'ok'];
+
+/** Paths served, and the handler of each. */
+const ROUTES: Record<string, 'metrics' | 'health' | 'ready' | 'live' | undefined> = Object.assign(Object.create(null), {
+  '/metrics': 'metrics',
+  '/health': 'health',
+  '/ready': 'ready',
+  '/live': 'live',
+});
 
 export interface BoundAddress {
   host: string;
@@ -269,13 +277,13 @@ export class PrometheusExporter implements Component {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
-    const route = path === '/metrics' ? this.metrics : path === '/health' ? this.health : path === '/ready' ? this.ready : undefined;
-    if (!route) return this.sendText(res, 404, 'not found: try /metrics, /health or /ready');
+    const route = ROUTES[path];
+    if (!route) return this.sendText(res, 404, 'not found: try /metrics, /health, /ready or /live');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return this.sendText(res, 405, `method ${req.method} not allowed`);
     }
-    if (route === this.metrics) {
+    if (route === 'metrics') {
       // Bounded so that a burst of scrapes cannot hold unbounded memory; /health and /ready
       // answer small bodies at once and stay reachable for probes while /metrics is full.
       const limit = this.config.max_requests;
@@ -290,7 +298,7 @@ export class PrometheusExporter implements Component {
         this.self.requestsInFlight.add(-1, attributes);
       });
     }
-    await route.call(this, req, res);
+    await this[route](req, res);
   }
 
   /** 503 with Retry-After, before any work, counted by reason. */
@@ -381,6 +389,11 @@ export class PrometheusExporter implements Component {
   private async ready(_req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ready = this.settings.health.ready();
     this.sendText(res, ready ? 200 : 503, ready ? 'ready' : 'not ready');
+  }
+
+  /** Liveness: the process answers. Whatever a component's state, restarting would not mend it. */
+  private async live(_req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.sendText(res, 200, 'live');
   }
 
   private sendText(res: ServerResponse, code: number, text: string): void {

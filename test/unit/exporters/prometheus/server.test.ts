@@ -222,6 +222,19 @@ describe('other routes', () => {
     expect(ready.body.toString()).toBe('ready\n');
   });
 
+  it('/live answers 200 whatever the components say, for a liveness probe', async () => {
+    const harness = testHarness();
+    harness.health.ready = false;
+    harness.health.components = [
+      { id: 'otlp', kind: 'exporter', status: 'failed', reason: 'bad endpoint', since: '2026-01-01T00:00:00.000Z' },
+    ];
+    const { port } = await serve({}, harness);
+    const live = await fetchFrom(port, { path: '/live' });
+    expect(live.status).toBe(200);
+    expect(live.body.toString()).toBe('live\n');
+    expect((await fetchFrom(port, { path: '/ready' })).status).toBe(503);
+  });
+
   it('answers 404 for unknown paths, 405 with Allow for other methods, and HEAD without a body', async () => {
     const { port } = await serve();
     expect((await fetchFrom(port, { path: '/' })).status).toBe(404);

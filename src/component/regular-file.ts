@@ -73,7 +73,8 @@ function attempt<T>(operation: () => T): T {
   }
 }
 
-function systemReason(error: unknown): string {
+/** A file system error as an operator reads it: `no such file`, `permission denied`, ... */
+export function systemReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';

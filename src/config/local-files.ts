@@ -4,6 +4,7 @@
 // `ExecStartPre=otel-agent validate` refuses what `run` would fail on.
 import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { systemReason } from '../component/regular-file.js';
 import type { ConfigPath } from './errors.js';
 
 export interface LocalFileProblem {
@@ -71,13 +72,4 @@ function unwritableDirectory(directory: string): string | undefined {
   } catch (error) {
     return systemReason(error);
   }
-}
-
-function systemReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  if (code === 'ENOTDIR') return 'a part of the path is not a directory';
-  return code ?? String((error as Error)?.message ?? error);
 }

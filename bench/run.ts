@@ -1,7 +1,7 @@
 // Runs the benchmarks and prints one table each.
 //
 //   npm run bench                          every benchmark
-//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog, processors
+//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog, processors, authflood
 //   npm run bench -- idle --idle-seconds=30
 //   npm run bench -- soak --soak-seconds=600   only when named: an hour by default
 import { cpus, loadavg, totalmem } from 'node:os';

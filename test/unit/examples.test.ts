@@ -1,5 +1,6 @@
-// Every config the project ships must load: the default one and each example.
-import { readdirSync } from 'node:fs';
+// Every config the project ships must load: the default one, each example, and the
+// example.yaml beside each component.
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { builtinFactories } from '../../src/components.js';
@@ -7,15 +8,29 @@ import { loadConfig, loadConfigText, type AgentConfig } from '../../src/config/l
 import { formatDuration, printConfig } from '../../src/config/redact.js';
 
 const root = join(import.meta.dirname, '../..');
-const examples = readdirSync(join(root, 'config/examples'))
-  .filter((name) => name.endsWith('.yaml'))
-  .map((name) => join(root, 'config/examples', name));
+const componentExamples = ['receivers', 'processors', 'exporters'].flatMap((kind) =>
+  readdirSync(join(root, 'src', kind), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(root, 'src', kind, entry.name, 'example.yaml')))
+    .map((entry) => join(root, 'src', kind, entry.name, 'example.yaml')),
+);
+const examples = [
+  ...readdirSync(join(root, 'config/examples'))
+    .filter((name) => name.endsWith('.yaml'))
+    .map((name) => join(root, 'config/examples', name)),
+  ...componentExamples,
+];
 
 describe('shipped configs', () => {
   it.each([join(root, 'otel-agent.yaml'), ...examples])('%s loads without problems', (file) => {
     const config = loadConfig(file, builtinFactories(), { SITE: 'dc9' });
     expect(config.service.pipelines.length).toBeGreaterThan(0);
     expect(config.unused).toEqual([]);
+  });
+
+  it('finds the example beside each component that has one', () => {
+    expect(componentExamples.map((file) => file.slice(root.length + 1)).sort()).toEqual(
+      expect.arrayContaining(['src/exporters/prometheus/example.yaml', 'src/receivers/joblog/example.yaml']),
+    );
   });
 
   it('the default config serves host metrics on loopback only', () => {

@@ -3,8 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AGENT_BIN, runAgent, startAgent, tempDir, waitForLog, writeConfig, type AgentProcess } from '../support/agent-process.js';
-import { eventually } from '../support/eventually.js';
+import { AGENT_BIN, fetchAgent, runAgent, startAgent, tempDir, waitForLog, waitForMetric, writeConfig, type AgentProcess } from '../support/agent-process.js';
 import { freePort } from '../support/ports.js';
 
 function config(port: number): string {
@@ -22,33 +21,10 @@ service:
 `;
 }
 
-async function scrape(port: number, path = '/metrics'): Promise<{ status: number; body: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`);
-  return { status: response.status, body: await response.text() };
-}
-
-async function waitForMetric(port: number, pattern: RegExp): Promise<string> {
-  return eventually(async () => {
-    const { status, body } = await scrape(port);
-    expect(status).toBe(200);
-    expect(body).toMatch(pattern);
-    return body;
-  }, 15_000, 200);
-}
-
 const running: AgentProcess[] = [];
-const made: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((agent) => agent.stop()));
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-
-/** A temporary directory removed after the test, FIFOs and all. */
-function scratchDir(): string {
-  const dir = tempDir();
-  made.push(dir);
-  return dir;
-}
 
 /** A regular file in `dir`, to stand where a directory is expected. */
 function plainFileIn(dir: string): string {
@@ -82,8 +58,8 @@ describe('otel-agent run', () => {
     const check = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
     expect(check.error, 'promtool missing: apt-get install prometheus').toBeUndefined();
     expect(check.status, check.stdout + check.stderr).toBe(0);
-    expect((await scrape(port, '/ready')).status).toBe(200);
-    const health = JSON.parse((await scrape(port, '/health')).body);
+    expect((await fetchAgent(port, '/ready')).status).toBe(200);
+    const health = JSON.parse((await fetchAgent(port, '/health')).body);
     expect(JSON.stringify(health)).toContain('hostmetrics');
   });
 
@@ -143,7 +119,7 @@ describe('otel-agent run', () => {
 
   it('SIGHUP with a ${file:} naming a FIFO is refused at once; /health keeps answering and SIGTERM still stops it', async () => {
     const port = await freePort();
-    const dir = scratchDir();
+    const dir = tempDir();
     const file = writeConfig(dir, config(port));
     const agent = start(['run', '--config', file]);
     await waitForLog(agent, 'otel-agent started');
@@ -154,14 +130,14 @@ describe('otel-agent run', () => {
     agent.child.kill('SIGHUP');
     await waitForLog(agent, 'new configuration refused');
     expect(agent.log()).toContain(`otel-agent.yaml:7:19: exporters::prometheus::bearer_token: cannot read ${fifo} for \${file:${fifo}} (it is a FIFO (named pipe); only a regular file is read)`);
-    expect((await scrape(port, '/health')).status).toBe(200);
+    expect((await fetchAgent(port, '/health')).status).toBe(200);
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
   });
 
   it('a refused SIGHUP never logs a password written where basic_auth expects a mapping', async () => {
     const port = await freePort();
-    const file = writeConfig(scratchDir(), config(port));
+    const file = writeConfig(tempDir(), config(port));
     const agent = start(['run', '--config', file]);
     await waitForLog(agent, 'otel-agent started');
     writeFileSync(file, config(port).replace(`endpoint: 127.0.0.1:${port}`, `endpoint: 127.0.0.1:${port}\n    basic_auth: "prom:PLAINPW"`));
@@ -173,7 +149,7 @@ describe('otel-agent run', () => {
 
   it('logs a warning at start for a label named like a secret', async () => {
     const port = await freePort();
-    const file = writeConfig(scratchDir(), `${config(port)}resource:\n  api_token: abc123\n`);
+    const file = writeConfig(tempDir(), `${config(port)}resource:\n  api_token: abc123\n`);
     const agent = start(['run', '--config', file]);
     await waitForLog(agent, 'otel-agent started');
     const warning = agent.log().split('\n').find((line) => line.includes('configuration warning'));
@@ -226,7 +202,7 @@ service:
   });
 
   it('validate returns at once on a ${file:} naming a FIFO or /dev/zero, naming file:line and the YAML path', () => {
-    const dir = scratchDir();
+    const dir = tempDir();
     const fifo = mkfifo(join(dir, 'password'));
     const file = writeConfig(
       dir,
@@ -239,14 +215,14 @@ service:
   });
 
   it('validate refuses a config file that is a FIFO', () => {
-    const fifo = mkfifo(join(scratchDir(), 'otel-agent.yaml'));
+    const fifo = mkfifo(join(tempDir(), 'otel-agent.yaml'));
     const result = runAgent(['validate', '-c', fifo]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`${fifo}: cannot read the config file: it is a FIFO (named pipe); only a regular file is read`);
   });
 
   it('validate warns about a label named like a secret, and still exits 0', () => {
-    const file = writeConfig(scratchDir(), config(9464).replace('endpoint: 127.0.0.1:9464', 'endpoint: 127.0.0.1:9464\n    const_labels: { password: hunter2 }'));
+    const file = writeConfig(tempDir(), config(9464).replace('endpoint: 127.0.0.1:9464', 'endpoint: 127.0.0.1:9464\n    const_labels: { password: hunter2 }'));
     const result = runAgent(['validate', '-c', file]);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toBe(
@@ -256,7 +232,7 @@ service:
   });
 
   it('validate refuses what run would fail on: TLS and token files it cannot open, a state directory it cannot write', () => {
-    const dir = scratchDir();
+    const dir = tempDir();
     const missing = join(dir, 'missing.pem');
     const token = mkfifo(join(dir, 'token'));
     const file = writeConfig(

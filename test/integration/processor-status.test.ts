@@ -1,6 +1,6 @@
 // Processors as a new user configures them: a real agent process, a real config, /health and /metrics.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startAgent, tempDir, writeConfig, type AgentProcess } from '../support/agent-process.js';
+import { fetchAgent, startAgent, tempDir, waitForMetric, writeConfig, type AgentProcess } from '../support/agent-process.js';
 import { eventually } from '../support/eventually.js';
 import { freePort } from '../support/ports.js';
 
@@ -22,19 +22,9 @@ service:
 `;
 }
 
-async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`);
-  return { status: response.status, body: await response.text() };
-}
-
 /** The first /metrics body that has host metrics in it: the pipeline is running by then. */
-async function metricsOnceRunning(port: number): Promise<string> {
-  return eventually(async () => {
-    const { status, body } = await get(port, '/metrics');
-    expect(status).toBe(200);
-    expect(body).toMatch(/^system_cpu_time_seconds_total\{/m);
-    return body;
-  }, 15_000, 200);
+function metricsOnceRunning(port: number): Promise<string> {
+  return waitForMetric(port, /^system_cpu_time_seconds_total\{/m);
 }
 
 const running: AgentProcess[] = [];
@@ -64,9 +54,9 @@ describe('a pipeline with processors', () => {
       ),
     );
     await metricsOnceRunning(port);
-    await eventually(async () => expect((await get(port, '/ready')).status).toBe(200), 15_000, 200);
+    await eventually(async () => expect((await fetchAgent(port, '/ready')).status).toBe(200), 15_000, 200);
 
-    const health = JSON.parse((await get(port, '/health')).body) as { status: string; components: { id: string; kind: string; status: string }[] };
+    const health = JSON.parse((await fetchAgent(port, '/health')).body) as { status: string; components: { id: string; kind: string; status: string }[] };
     const processors = health.components.filter((component) => component.kind === 'processor');
     expect(processors.map(({ id, status }) => [id, status]).sort()).toEqual([
       ['attributes/site', 'ok'],
@@ -75,7 +65,7 @@ describe('a pipeline with processors', () => {
     // The worst status of all: a host scraper may be degraded on some machines, but nothing is still starting.
     expect(health.status).not.toBe('starting');
 
-    const { body } = await get(port, '/metrics');
+    const { body } = await fetchAgent(port, '/metrics');
     const status = (id: string, value: string) =>
       new RegExp(`^otel_agent_component_status\\{(?=[^}]*component="${id}")(?=[^}]*kind="processor")(?=[^}]*status="${value}")[^}]*\\} (\\d+)$`, 'm');
     expect(body.match(status('attributes/site', 'ok'))?.[1]).toBe('1');

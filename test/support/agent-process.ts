@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { eventually } from './eventually.js';
 
 export const AGENT_BIN = resolve(import.meta.dirname, '../../dist/src/cli/main.js');
@@ -74,4 +74,20 @@ export async function waitForLog(agent: AgentProcess, text: string | RegExp, tim
     const found = typeof text === 'string' ? log.includes(text) : text.test(log);
     if (!found) throw new Error(`agent log never showed ${String(text)}; log so far:\n${log}`);
   }, timeoutMs);
+}
+
+/** A GET of the agent's endpoint on loopback: its status and body. */
+export async function fetchAgent(port: number, path = '/metrics'): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: response.status, body: await response.text() };
+}
+
+/** The first /metrics body (status 200) that matches `pattern`. */
+export async function waitForMetric(port: number, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+  return eventually(async () => {
+    const { status, body } = await fetchAgent(port);
+    expect(status).toBe(200);
+    expect(body).toMatch(pattern);
+    return body;
+  }, timeoutMs, 200);
 }

@@ -133,83 +133,91 @@ export interface PasswordVerifier {
   close(): Promise<void>;
 }
 
-// What each worker runs (CommonJS, given bcryptjs's path): one comparison per message.
+// What each worker runs (CommonJS, given bcryptjs's path): one comparison per message, in
+// the order they came, each answered with the id it was sent with.
 const BCRYPT_WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const bcrypt = require(workerData.bcryptjs);
-parentPort.on('message', ({ password, hash }) => {
+parentPort.on('message', ({ id, password, hash }) => {
   let matches = false;
   try { matches = bcrypt.compareSync(password, hash); } catch {}
-  parentPort.postMessage(matches);
+  parentPort.postMessage({ id, matches });
 });
 `;
 
-interface WorkerWaiter {
-  resolve(worker: Worker): void;
+interface PendingComparison {
+  /** The worker it was sent to. */
+  slot: number;
+  resolve(matches: boolean): void;
   reject(error: Error): void;
 }
 
 /**
- * bcrypt on worker threads, one comparison at a time on each. A comparison costs tens of
- * milliseconds of CPU by design; on the event loop each would hold up every request behind
- * it, authorised scrapes included. Workers start on first use and do not keep the process alive.
+ * bcrypt on worker threads. A comparison costs tens of milliseconds of CPU by design; on the
+ * event loop each would hold up every request behind it, authorised scrapes included. A
+ * worker takes its messages one at a time, so comparisons sent to a busy one wait in its
+ * queue; how many are sent at once is the caller's to bound. Workers start on first use and
+ * do not keep the process alive.
  */
 export class BcryptWorkers implements PasswordVerifier {
-  private readonly idle: Worker[] = [];
-  private readonly started = new Set<Worker>();
-  private readonly waiters: WorkerWaiter[] = [];
+  private readonly workers: Array<Worker | undefined>;
+  private readonly pending = new Map<number, PendingComparison>();
+  private nextId = 0;
   private closed = false;
 
-  constructor(private readonly size = 1) {}
+  constructor(size = 1) {
+    this.workers = new Array<Worker | undefined>(size).fill(undefined);
+  }
 
-  async verify(password: string, hash: string): Promise<boolean> {
-    const worker = await this.acquire();
+  verify(password: string, hash: string): Promise<boolean> {
+    if (this.closed) return Promise.reject(new Error('bcrypt workers closed'));
+    const id = this.nextId++;
+    const slot = id % this.workers.length;
+    const worker = (this.workers[slot] ??= this.spawn(slot));
     return new Promise<boolean>((resolve, reject) => {
-      const settle = (outcome: () => void, healthy: boolean) => {
-        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-        if (healthy) this.release(worker);
-        else this.started.delete(worker);
-        outcome();
-      };
-      const onMessage = (matches: unknown) => settle(() => resolve(matches === true), true);
-      const onError = (error: Error) => settle(() => reject(new Error(`bcrypt worker failed: ${error.message}`)), false);
-      const onExit = (code: number) => settle(() => reject(new Error(`bcrypt worker exited with code ${code}`)), false);
-      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-      worker.postMessage({ password, hash });
+      this.pending.set(id, { slot, resolve, reject });
+      worker.postMessage({ id, password, hash });
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(new Error('bcrypt workers closed'));
-    const workers = [...this.started];
-    this.started.clear();
-    this.idle.length = 0;
+    const workers = this.workers.filter((worker): worker is Worker => worker !== undefined);
+    this.workers.fill(undefined);
+    this.failPending(new Error('bcrypt workers closed'));
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
 
-  private acquire(): Promise<Worker> {
-    if (this.closed) return Promise.reject(new Error('bcrypt workers closed'));
-    const ready = this.idle.pop();
-    if (ready) return Promise.resolve(ready);
-    if (this.started.size < this.size) {
-      const worker = new Worker(BCRYPT_WORKER_SOURCE, {
-        eval: true,
-        workerData: { bcryptjs: createRequire(import.meta.url).resolve('bcryptjs') },
-        execArgv: [],
-      });
-      worker.unref();
-      this.started.add(worker);
-      return Promise.resolve(worker);
-    }
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  private spawn(slot: number): Worker {
+    const worker = new Worker(BCRYPT_WORKER_SOURCE, {
+      eval: true,
+      workerData: { bcryptjs: createRequire(import.meta.url).resolve('bcryptjs') },
+      execArgv: [],
+    });
+    worker.unref();
+    worker.on('message', ({ id, matches }: { id: number; matches: unknown }) => {
+      const comparison = this.pending.get(id);
+      this.pending.delete(id);
+      comparison?.resolve(matches === true);
+    });
+    // A worker that fails takes what it was sent with it; the next comparison starts a new one.
+    const fail = (error: Error) => {
+      if (this.workers[slot] !== worker) return;
+      this.workers[slot] = undefined;
+      this.failPending(error, slot);
+    };
+    worker.on('error', (error) => fail(new Error(`bcrypt worker failed: ${error.message}`)));
+    worker.on('exit', (code) => fail(new Error(`bcrypt worker exited with code ${code}`)));
+    return worker;
   }
 
-  private release(worker: Worker): void {
-    if (!this.started.has(worker)) return;
-    const waiter = this.waiters.shift();
-    if (waiter) waiter.resolve(worker);
-    else this.idle.push(worker);
+  /** Rejects the comparisons sent to `slot`, or all of them. */
+  private failPending(error: Error, slot?: number): void {
+    for (const [id, comparison] of this.pending) {
+      if (slot !== undefined && comparison.slot !== slot) continue;
+      this.pending.delete(id);
+      comparison.reject(error);
+    }
   }
 }
 

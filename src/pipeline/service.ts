@@ -1,7 +1,11 @@
-// The running agent for one config: builds every component the pipelines name, starts them
-// downstream first (exporters, then receivers) and shuts them down upstream first. Whatever
-// was created is shut down, started or not: a receiver that never started still holds
-// registrations (the joblog checkpoint store) that the next service of the process needs.
+// The running agent's components, kept as a graph keyed by id and identity (graph.ts) for
+// the agent's whole life. The first config is started downstream first (exporters, then
+// receivers); a reload changes only what the new config changes: unchanged components keep
+// running with their state, replaced and removed ones are shut down, new ones started, and
+// the exporters' sources are handed the new pipelines. A reload that cannot be created
+// touches nothing; one that fails to start is rolled back (docs/adr/0011-reload-by-difference.md).
+// Whatever was created is shut down, started or not: a receiver that never started still
+// holds registrations (the joblog checkpoint store) that its successor needs.
 import type {
   Component,
   ComponentHealth,
@@ -9,16 +13,18 @@ import type {
   HealthSource,
   Kind,
   Logger,
+  Processor,
   ProcessorFactory,
   ReceiverFactory,
 } from '../component/types.js';
-import type { AgentConfig, FactoryLookup } from '../config/load.js';
+import type { AgentConfig, ComponentConfig, FactoryLookup } from '../config/load.js';
 import { MetricStore } from '../metrics/store.js';
 import { ViewSet } from '../metrics/views.js';
 import { buildResource } from '../telemetry/resource.js';
 import type { SelfTelemetry } from '../telemetry/self.js';
 import { StatusBoard } from '../telemetry/status.js';
-import { PipelineSource, type Pipeline, type ReceiverNode } from './source.js';
+import { EMPTY_GRAPH, graphOf, planReload, type ComponentGraph, type ReloadPlan } from './graph.js';
+import { PipelineSource, type PipelineParts, type Pipeline, type ReceiverNode } from './source.js';
 
 export interface ServiceOptions {
   config: AgentConfig;
@@ -27,10 +33,45 @@ export interface ServiceOptions {
   telemetry: SelfTelemetry;
 }
 
-interface Entry {
+/** One running (or created) receiver or exporter. */
+interface Instance {
   id: string;
-  kind: Kind;
+  kind: 'receiver' | 'exporter';
   component: Component;
+  /** Set once a reload replaced or removed it, or its start was rolled back: its status reports go nowhere. */
+  retired: boolean;
+}
+
+interface ReceiverInstance extends Instance {
+  kind: 'receiver';
+  node: ReceiverNode;
+}
+
+interface ExporterInstance extends Instance {
+  kind: 'exporter';
+  /** Kept for the exporter's life; a reload swaps the pipelines behind it. */
+  source: PipelineSource;
+}
+
+type AnyInstance = ReceiverInstance | ExporterInstance;
+
+/** What the service runs for one config. */
+interface Graph {
+  config: AgentConfig;
+  identities: ComponentGraph;
+  receivers: Map<string, ReceiverInstance>;
+  exporters: Map<string, ExporterInstance>;
+  pipelines: Pipeline[];
+}
+
+/** A planned change, every new component created, nothing touched yet. */
+interface Change {
+  next: Graph;
+  plan: ReloadPlan;
+  /** Instances created for this change (added and replacing): exporters first, the start order. */
+  created: AnyInstance[];
+  /** Running instances this change replaces or removes: receivers first, the shutdown order. */
+  retiring: AnyInstance[];
 }
 
 export class ServiceError extends Error {
@@ -42,107 +83,186 @@ export class ServiceError extends Error {
   }
 }
 
+const EMPTY_CONFIG_GRAPH = (config: AgentConfig): Graph => ({
+  config,
+  identities: EMPTY_GRAPH,
+  receivers: new Map(),
+  exporters: new Map(),
+  pipelines: [],
+});
+
+function errorsOf(error: unknown): Error[] {
+  return error instanceof AggregateError ? (error.errors as Error[]) : [error as Error];
+}
+
 export class Service implements HealthSource {
   private readonly board: StatusBoard;
-  private readonly receivers = new Map<string, ReceiverNode>();
-  private readonly exporters = new Map<string, Component>();
   private readonly abort = new AbortController();
-  private state: 'created' | 'starting' | 'running' | 'stopping' | 'stopped' = 'created';
+  private state: 'created' | 'starting' | 'running' | 'reloading' | 'stopping' | 'stopped' = 'created';
+  private current: Graph;
+  /** The first config's components, created by the constructor and started by start(). */
+  private initial?: Change;
 
   constructor(private readonly options: ServiceOptions) {
     this.board = new StatusBoard(options.logger);
+    this.current = EMPTY_CONFIG_GRAPH(options.config);
     try {
-      this.build();
+      this.initial = this.prepare(options.config);
     } catch (error) {
-      // The caller gets no service to shut down: what was created lets go of its resources here.
-      this.shutdown().catch((shutdownError: unknown) =>
-        options.logger.warn({ err: (shutdownError as Error).message }, 'components created before the failure shut down with errors'),
-      );
+      // The caller gets no service to shut down: what was created let go of its resources in prepare.
+      this.state = 'stopped';
       throw error;
     }
   }
 
-  private build(): void {
-    const { config, factories, logger, telemetry } = this.options;
+  /**
+   * Plans the change from what runs to `config` and creates every new component, touching
+   * nothing that runs. When a creation fails, what was created is shut down and the error thrown.
+   */
+  private prepare(config: AgentConfig): Change {
+    const identities = graphOf(config);
+    const plan = planReload(this.current.identities, identities);
     const views = new ViewSet(config.views, config.service.telemetry.metrics.seriesLimit);
-    const resource = buildResource(config.resource);
-
-    const pipelines: Pipeline[] = config.service.pipelines.map((pipeline) => ({
-      name: pipeline.name,
-      receivers: pipeline.receivers.map((id) => this.receiverNode(id, views)),
-      // Processors are created per pipeline: one that keeps state never mixes two pipelines.
-      processors: pipeline.processors.map((id) => {
-        const declared = config.processors.get(id)!;
-        const factory = factories.processors.get(declared.type) as ProcessorFactory;
-        return { id, processor: this.create('processor', id, () => factory.create(this.settingsFor(id, 'processor'), declared.config as object)) };
-      }),
-    }));
-
-    const self = config.service.telemetry.metrics.enabled
-      ? () => telemetry.collect({ components: this.board.components(), stores: [...this.receivers.values()].map((node) => node.meter) })
-      : undefined;
-    const exporterIds = new Set(config.service.pipelines.flatMap((pipeline) => pipeline.exporters));
-    for (const id of exporterIds) {
-      const declared = config.exporters.get(id)!;
-      const factory = factories.exporters.get(declared.type) as ExporterFactory;
-      const source = new PipelineSource({
-        pipelines: pipelines.filter((_, index) => config.service.pipelines[index].exporters.includes(id)),
-        resource,
-        self,
-        logger,
-        onError: (component, reason) => logger.warn({ component, exporter: id, reason }, 'collection incomplete'),
-      });
-      const settings = { ...this.settingsFor(id, 'exporter'), source, health: this as HealthSource };
-      this.exporters.set(id, this.create('exporter', id, () => factory.create(settings, declared.config as object)));
+    const receivers = new Map<string, ReceiverInstance>();
+    const exporters = new Map<string, ExporterInstance>();
+    const createdReceivers: ReceiverInstance[] = [];
+    const createdExporters: ExporterInstance[] = [];
+    const createdProcessors: string[] = [];
+    try {
+      for (const id of identities.receivers.keys()) {
+        const kept = plan.receivers.unchanged.includes(id) ? this.current.receivers.get(id) : undefined;
+        if (kept) {
+          receivers.set(id, kept);
+          continue;
+        }
+        const meter = this.newMeter(id, views);
+        const instance = this.createReceiver(id, config, meter);
+        createdReceivers.push(instance);
+        receivers.set(id, instance);
+      }
+      const pipelines: Pipeline[] = config.service.pipelines.map((pipeline) => ({
+        name: pipeline.name,
+        receivers: pipeline.receivers.map((id) => receivers.get(id)!.node),
+        // Processors are pure and cheap: made anew with the pipelines, one per pipeline, so
+        // one that keeps state never mixes two pipelines.
+        processors: pipeline.processors.map((id) => {
+          createdProcessors.push(id);
+          return { id, processor: this.construct('processor', id, config, () => true, {}) as Processor };
+        }),
+      }));
+      const next: Graph = { config, identities, receivers, exporters, pipelines };
+      for (const id of identities.exporters.keys()) {
+        const kept = plan.exporters.unchanged.includes(id) ? this.current.exporters.get(id) : undefined;
+        if (kept) {
+          exporters.set(id, kept);
+          continue;
+        }
+        const instance = this.createExporter(id, config, this.newSource(id, next));
+        createdExporters.push(instance);
+        exporters.set(id, instance);
+      }
+      const retiring: AnyInstance[] = [
+        ...[...plan.receivers.replaced, ...plan.receivers.removed].map((id) => this.current.receivers.get(id)!),
+        ...[...plan.exporters.replaced, ...plan.exporters.removed].map((id) => this.current.exporters.get(id)!),
+      ];
+      return { next, plan, created: [...createdExporters, ...createdReceivers], retiring };
+    } catch (error) {
+      const created = [...createdReceivers, ...createdExporters];
+      this.discarding = this.shutDownAll(created).then(
+        () => undefined,
+        (shutdownError: unknown) =>
+          this.options.logger.warn({ err: (shutdownError as Error).message }, 'components created before the failure shut down with errors'),
+      );
+      this.forgetStatusOf(created, createdProcessors, this.current);
+      throw error;
     }
   }
 
-  private settingsFor(id: string, kind: Kind) {
+  /** The shutdown of what a failed prepare had created, for a reload to wait on. */
+  private discarding: Promise<void> = Promise.resolve();
+
+  /**
+   * What a component is handed at creation, in one place for every kind. `live` is false once
+   * the instance is retired, so a replaced instance never reports over its successor.
+   */
+  private settingsFor(id: string, kind: Kind, config: AgentConfig, live: () => boolean) {
     return {
       id,
       logger: this.options.logger.child({ component: id, kind }),
-      status: this.board.reporter(id, kind),
-      stateDir: this.options.config.service.stateDirectory,
+      status: this.board.reporter(id, kind, live),
+      stateDir: config.service.stateDirectory,
       telemetry: this.options.telemetry.meter,
     };
   }
 
-  private create<T>(kind: Kind, id: string, create: () => T): T {
+  /** Every component is created here: its factory, its settings, and the error that names it. */
+  private construct(kind: Kind, id: string, config: AgentConfig, live: () => boolean, extra: object): Component | Processor {
+    const { factories } = this.options;
+    const section = kind === 'receiver' ? config.receivers : kind === 'processor' ? config.processors : config.exporters;
+    const declared = section.get(id) as ComponentConfig;
+    const factory = (kind === 'receiver' ? factories.receivers : kind === 'processor' ? factories.processors : factories.exporters).get(declared.type) as
+      | ReceiverFactory
+      | ProcessorFactory
+      | ExporterFactory;
+    const settings = { ...this.settingsFor(id, kind, config, live), ...extra };
     try {
-      return create();
+      return factory.create(settings as never, declared.config as object);
     } catch (error) {
       throw new ServiceError('AGT_ERR_COMPONENT_CREATE', `failed to create ${kind} "${id}": ${(error as Error).message}`, { cause: error });
     }
   }
 
-  /** One receiver instance however many pipelines name it. */
-  private receiverNode(id: string, views: ViewSet): ReceiverNode {
-    const existing = this.receivers.get(id);
-    if (existing) return existing;
-    const { config, factories, telemetry } = this.options;
-    const declared = config.receivers.get(id)!;
-    const factory = factories.receivers.get(declared.type) as ReceiverFactory;
-    const meter = new MetricStore({ scope: id, views, onFold: telemetry.foldCounter(id) });
-    const receiver = this.create('receiver', id, () => factory.create({ ...this.settingsFor(id, 'receiver'), meter }, declared.config as object));
-    const node = { id, receiver, meter };
-    this.receivers.set(id, node);
-    return node;
+  private newMeter(id: string, views: ViewSet): MetricStore {
+    return new MetricStore({ scope: id, views, onFold: this.options.telemetry.foldCounter(id) });
+  }
+
+  /** A receiver on `meter`: a new one, or on a rollback the meter of the instance it restores, so its counters go on. */
+  private createReceiver(id: string, config: AgentConfig, meter: MetricStore): ReceiverInstance {
+    const instance = { id, kind: 'receiver', retired: false } as ReceiverInstance;
+    const receiver = this.construct('receiver', id, config, () => !instance.retired, { meter }) as ReceiverInstance['node']['receiver'];
+    instance.component = receiver;
+    instance.node = { id, receiver, meter };
+    return instance;
+  }
+
+  private createExporter(id: string, config: AgentConfig, source: PipelineSource): ExporterInstance {
+    const instance = { id, kind: 'exporter', retired: false, source } as ExporterInstance;
+    instance.component = this.construct('exporter', id, config, () => !instance.retired, { source, health: this as HealthSource }) as Component;
+    return instance;
+  }
+
+  private newSource(id: string, graph: Graph): PipelineSource {
+    const { logger } = this.options;
+    return new PipelineSource({
+      ...this.partsFor(id, graph),
+      logger,
+      onError: (component, reason) => logger.warn({ component, exporter: id, reason }, 'collection incomplete'),
+    });
+  }
+
+  /** The pipelines that name exporter `id`, the resource, and the agent's own metrics when enabled. */
+  private partsFor(id: string, graph: Graph): PipelineParts {
+    const { config, pipelines } = graph;
+    const self = config.service.telemetry.metrics.enabled
+      ? () =>
+          this.options.telemetry.collect({
+            components: this.board.components(),
+            stores: [...this.current.receivers.values()].map((instance) => instance.node.meter),
+          })
+      : undefined;
+    return {
+      pipelines: pipelines.filter((_, index) => config.service.pipelines[index].exporters.includes(id)),
+      resource: buildResource(config.resource),
+      self,
+    };
   }
 
   ready(): boolean {
-    return this.state === 'running';
+    return this.state === 'running' || this.state === 'reloading';
   }
 
   components(): ComponentHealth[] {
     return this.board.components();
-  }
-
-  /** Start order: exporters first, so nothing a receiver produces has nowhere to go. */
-  private entries(): Entry[] {
-    return [
-      ...[...this.exporters].map(([id, component]) => ({ id, kind: 'exporter' as const, component })),
-      ...[...this.receivers.values()].map((node) => ({ id: node.id, kind: 'receiver' as const, component: node.receiver })),
-    ];
   }
 
   /**
@@ -151,28 +271,171 @@ export class Service implements HealthSource {
    * of that shutdown.
    */
   async start(): Promise<void> {
-    if (this.state !== 'created') throw new ServiceError('AGT_ERR_SERVICE_STATE', `cannot start a service that is ${this.state}`);
+    if (this.state !== 'created' || !this.initial) throw new ServiceError('AGT_ERR_SERVICE_STATE', `cannot start a service that is ${this.state}`);
+    const change = this.initial;
+    this.initial = undefined;
     this.state = 'starting';
-    for (const entry of this.entries()) {
+    try {
+      await this.commit(change);
+    } catch (error) {
+      this.state = 'stopped';
+      throw error;
+    }
+    this.state = 'running';
+  }
+
+  /**
+   * Takes the running service to `config` by difference and says what changed. Throws, with
+   * every running component as it was, when a new component cannot be created; throws after
+   * rolling back when one cannot start (what the rollback can keep: the ADR).
+   */
+  async reload(config: AgentConfig): Promise<ReloadPlan> {
+    if (this.state !== 'running') throw new ServiceError('AGT_ERR_SERVICE_STATE', `cannot reload a service that is ${this.state}`);
+    this.state = 'reloading';
+    try {
+      let change: Change;
       try {
-        await entry.component.start(this.abort.signal);
+        change = this.prepare(config);
+      } catch (error) {
+        await this.discarding;
+        throw error;
+      }
+      await this.commit(change);
+      return change.plan;
+    } finally {
+      if (this.state === 'reloading') this.state = 'running';
+    }
+  }
+
+  /**
+   * Retires what the change replaces or removes (so ports and state are let go of before the
+   * successors start), starts what it created, and hands every exporter its pipelines.
+   * On a failed start, rolls back and throws.
+   */
+  private async commit(change: Change): Promise<void> {
+    const previous = this.current;
+    const retireErrors = await this.retire(change.retiring);
+    for (const error of retireErrors) this.options.logger.warn({ err: error.message }, 'replaced component shut down with errors');
+    this.current = change.next;
+    for (const instance of change.created) {
+      try {
+        this.board.set(instance.id, instance.kind, 'starting');
+        await instance.component.start(this.abort.signal);
       } catch (error) {
         const reason = (error as Error).message;
-        this.board.set(entry.id, entry.kind, 'failed', reason);
-        const shutdownErrors = await this.shutdown().then(
-          (): Error[] => [],
-          (shutdownError: unknown) => (shutdownError instanceof AggregateError ? (shutdownError.errors as Error[]) : [shutdownError as Error]),
-        );
-        let message = `failed to start ${entry.kind} "${entry.id}": ${reason}`;
-        if (shutdownErrors.length > 0) message += `; then ${shutdownErrors.map((e) => e.message).join('; ')}`;
-        const cause = shutdownErrors.length > 0 ? new AggregateError([error, ...shutdownErrors], message) : error;
-        throw new ServiceError('AGT_ERR_COMPONENT_START', message, { cause });
+        this.board.set(instance.id, instance.kind, 'failed', reason);
+        const rollbackErrors = await this.rollBack(change, previous);
+        let message = `failed to start ${instance.kind} "${instance.id}": ${reason}`;
+        if (rollbackErrors.length > 0) message += `; then ${rollbackErrors.map((e) => e.message).join('; ')}`;
+        const cause = rollbackErrors.length > 0 ? new AggregateError([error, ...rollbackErrors], message) : error;
+        throw new ServiceError(rollbackErrors.some((e) => e instanceof RestoreError) ? 'AGT_ERR_RELOAD_RESTORE' : 'AGT_ERR_COMPONENT_START', message, { cause });
       }
-      if (this.statusOf(entry.id, entry.kind) === 'starting') this.board.set(entry.id, entry.kind, 'ok');
+      if (this.statusOf(instance.id, instance.kind) === 'starting') this.board.set(instance.id, instance.kind, 'ok');
     }
+    for (const [id, exporter] of change.next.exporters) exporter.source.update(this.partsFor(id, change.next));
+    this.forgetStatusOf(change.retiring.filter((instance) => !this.has(change.next, instance)), this.processorsOnlyIn(previous, change.next), change.next);
     // Processors have no start of their own: they are ready once their pipelines are.
     this.board.started('processor');
-    this.state = 'running';
+  }
+
+  /**
+   * After a failed start: shuts down every instance the change created, brings back the ones
+   * it had retired (new instances of their old config; a receiver on its old meter, an
+   * exporter on its old source) and the previous pipelines. Returns what went wrong on the way.
+   */
+  private async rollBack(change: Change, previous: Graph): Promise<Error[]> {
+    const errors: Error[] = [];
+    const created = change.created;
+    await this.shutDownAll(created, true).catch((error: unknown) => errors.push(...errorsOf(error)));
+    if (this.state === 'starting') {
+      // Nothing to go back to: /health keeps showing what failed and what stopped.
+      this.current = previous;
+      return errors;
+    }
+    this.forgetStatusOf(created, this.processorsOnlyIn(change.next, previous), previous);
+
+    const receivers = new Map(previous.receivers);
+    const exporters = new Map(previous.exporters);
+    const restored: AnyInstance[] = [];
+    try {
+      for (const old of change.retiring) {
+        if (old.kind === 'receiver') {
+          const instance = this.createReceiver(old.id, previous.config, old.node.meter);
+          receivers.set(old.id, instance);
+          restored.push(instance);
+        } else {
+          const instance = this.createExporter(old.id, previous.config, old.source);
+          exporters.set(old.id, instance);
+          restored.push(instance);
+        }
+      }
+    } catch (error) {
+      errors.push(new RestoreError(`the previous ${(error as Error).message}`));
+    }
+    const pipelines = previous.pipelines.map((pipeline) => ({ ...pipeline, receivers: pipeline.receivers.map((node) => receivers.get(node.id)?.node ?? node) }));
+    this.current = { ...previous, receivers, exporters, pipelines };
+    // Downstream first, like every start.
+    for (const instance of [...restored.filter((i) => i.kind === 'exporter'), ...restored.filter((i) => i.kind === 'receiver')]) {
+      try {
+        this.board.set(instance.id, instance.kind, 'starting');
+        await instance.component.start(this.abort.signal);
+        if (this.statusOf(instance.id, instance.kind) === 'starting') this.board.set(instance.id, instance.kind, 'ok');
+      } catch (error) {
+        this.board.set(instance.id, instance.kind, 'failed', (error as Error).message);
+        errors.push(new RestoreError(`the previous ${instance.kind} "${instance.id}" did not start again: ${(error as Error).message}`));
+      }
+    }
+    for (const [id, exporter] of exporters) exporter.source.update(this.partsFor(id, this.current));
+    this.board.started('processor');
+    return errors;
+  }
+
+  /** Shuts down instances a change replaces or removes, in order; returns the errors. */
+  private async retire(instances: AnyInstance[]): Promise<Error[]> {
+    for (const instance of instances) instance.retired = true;
+    return this.shutDownAll(instances).then(
+      () => [],
+      (error: unknown) => errorsOf(error),
+    );
+  }
+
+  /**
+   * Shuts instances down upstream first (receivers, then exporters, each in reverse order of
+   * creation), going on past failures. With `report`, /health shows them stopping and stopped
+   * (one whose start failed keeps that status and its reason).
+   */
+  private async shutDownAll(instances: AnyInstance[], report = false): Promise<void> {
+    const errors: Error[] = [];
+    const ordered = [...instances.filter((i) => i.kind === 'exporter'), ...instances.filter((i) => i.kind === 'receiver')].reverse();
+    for (const instance of ordered) {
+      const failed = report && this.statusOf(instance.id, instance.kind) === 'failed';
+      if (report && !failed) this.board.set(instance.id, instance.kind, 'stopping');
+      instance.retired = true;
+      try {
+        await instance.component.shutdown();
+        if (report && !failed) this.board.set(instance.id, instance.kind, 'stopped');
+      } catch (error) {
+        errors.push(new Error(`failed to shut down ${instance.kind} "${instance.id}": ${(error as Error).message}`));
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
+  }
+
+  private has(graph: Graph, instance: AnyInstance): boolean {
+    return instance.kind === 'receiver' ? graph.receivers.has(instance.id) : graph.exporters.has(instance.id);
+  }
+
+  /** Ids of processors `a`'s pipelines use and `b`'s do not. */
+  private processorsOnlyIn(a: Graph, b: Graph): string[] {
+    const inB = new Set(b.config.service.pipelines.flatMap((pipeline) => pipeline.processors));
+    return [...new Set(a.config.service.pipelines.flatMap((pipeline) => pipeline.processors))].filter((id) => !inB.has(id));
+  }
+
+  /** Drops from /health the components that no longer run and that `kept` does not name. */
+  private forgetStatusOf(instances: AnyInstance[], processors: string[], kept: Graph): void {
+    for (const instance of instances) if (!this.has(kept, instance)) this.board.remove(instance.id, instance.kind);
+    const keptProcessors = new Set(kept.config.service.pipelines.flatMap((pipeline) => pipeline.processors));
+    for (const id of processors) if (!keptProcessors.has(id)) this.board.remove(id, 'processor');
   }
 
   /**
@@ -180,26 +443,33 @@ export class Service implements HealthSource {
    * safe): receivers first (upstream), so exporters can still serve what they drained. Idempotent.
    */
   async shutdown(): Promise<void> {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      await this.discarding;
+      return;
+    }
     this.state = 'stopping';
     this.abort.abort();
-    const errors: Error[] = [];
-    for (const entry of this.entries().reverse()) {
-      // A component whose start failed keeps that status and its reason in /health.
-      const failed = this.statusOf(entry.id, entry.kind) === 'failed';
-      if (!failed) this.board.set(entry.id, entry.kind, 'stopping');
-      try {
-        await entry.component.shutdown();
-        if (!failed) this.board.set(entry.id, entry.kind, 'stopped');
-      } catch (error) {
-        errors.push(new Error(`failed to shut down ${entry.kind} "${entry.id}": ${(error as Error).message}`));
-      }
+    const instances: AnyInstance[] = this.initial
+      ? this.initial.created
+      : [...this.current.receivers.values(), ...this.current.exporters.values()];
+    this.initial = undefined;
+    try {
+      await this.shutDownAll(instances, true);
+    } finally {
+      await this.discarding;
+      this.state = 'stopped';
     }
-    this.state = 'stopped';
-    if (errors.length > 0) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
   }
 
   private statusOf(id: string, kind: Kind) {
     return this.board.components().find((c) => c.id === id && c.kind === kind)?.status;
+  }
+}
+
+/** A retired component that a rollback could not bring back. */
+export class RestoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RestoreError';
   }
 }

@@ -43,10 +43,30 @@ function deadline(ms: number, controller: AbortController): { promise: Promise<v
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
+/** What a reload swaps under a running exporter. */
+export type PipelineParts = Pick<PipelineSourceOptions, 'pipelines' | 'resource' | 'self'>;
+
+/**
+ * An exporter keeps one source for its whole life: a reload swaps the pipelines behind it
+ * (`update`), so an exporter whose own config did not change is never recreated.
+ */
 export class PipelineSource implements MetricSource {
   private inFlight?: Promise<ResourceMetrics[]>;
+  private options: PipelineSourceOptions;
 
-  constructor(private readonly options: PipelineSourceOptions) {}
+  constructor(options: PipelineSourceOptions) {
+    this.options = options;
+  }
+
+  /** Takes effect from the next collection; one in flight finishes with what it started with. */
+  update(parts: PipelineParts): void {
+    this.options = { ...this.options, ...parts, self: parts.self };
+  }
+
+  parts(): PipelineParts {
+    const { pipelines, resource, self } = this.options;
+    return { pipelines, resource, self };
+  }
 
   collect(options: CollectOptions): Promise<ResourceMetrics[]> {
     // Concurrent scrapes share one collection.

@@ -8,9 +8,22 @@ export class StatusBoard {
 
   constructor(private readonly logger: Logger) {}
 
-  reporter(id: string, kind: Kind): StatusReporter {
+  /**
+   * The reporter of one instance. An instance replaced by a reload is no longer `live`: what
+   * it reports while it shuts down would otherwise overwrite its successor's status.
+   */
+  reporter(id: string, kind: Kind, live: () => boolean = () => true): StatusReporter {
     this.set(id, kind, 'starting');
-    return { report: (status, reason) => this.set(id, kind, status, reason) };
+    return {
+      report: (status, reason) => {
+        if (live()) this.set(id, kind, status, reason);
+      },
+    };
+  }
+
+  /** A component a reload removed: it no longer shows in /health. */
+  remove(id: string, kind: Kind): void {
+    this.entries.delete(`${kind}:${id}`);
   }
 
   set(id: string, kind: Kind, status: ComponentStatus, reason?: string): void {

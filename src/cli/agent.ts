@@ -2,7 +2,9 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from '../component/types.js';
 import { ConfigError, formatProblem, loadConfig, type AgentConfig, type FactoryLookup } from '../config/load.js';
-import { Service } from '../pipeline/service.js';
+import type { ReloadPlan } from '../pipeline/graph.js';
+import { Service, ServiceError } from '../pipeline/service.js';
+import { HealthServer } from '../telemetry/health.js';
 import { createLogger, type AgentLogger } from '../telemetry/logger.js';
 import { SelfTelemetry } from '../telemetry/self.js';
 import { VERSION } from '../version.js';
@@ -28,9 +30,27 @@ export interface AgentOptions {
   precheck?: (file: string) => Promise<string[] | undefined>;
 }
 
+function healthEndpointOf(config: AgentConfig | undefined): string | undefined {
+  return config?.service.telemetry.health?.endpoint;
+}
+
+/** `receivers: kept [a], replaced [b], added [], removed []` and the like, for the reload's log line. */
+function describePlan(plan: ReloadPlan): Record<string, Record<string, string[]>> {
+  const describe = (kind: ReloadPlan['receivers']) =>
+    Object.fromEntries(Object.entries(kind).filter(([, ids]) => (ids as string[]).length > 0)) as Record<string, string[]>;
+  return { receivers: describe(plan.receivers), exporters: describe(plan.exporters) };
+}
+
 export class Agent {
   private service?: Service;
   private config?: AgentConfig;
+  /** The agent's health endpoint, when the config asks for one: it outlives reloads that do not move it. */
+  private health?: HealthServer;
+  /**
+   * Holds the process open from start to stop: the components' own timers are unref'd, and
+   * after a reload that could not bring an exporter back, no socket may be left to do it.
+   */
+  private keepAlive?: NodeJS.Timeout;
   private readonly telemetry = new SelfTelemetry();
   private logger: AgentLogger;
   /** Reloads and shutdown run one at a time, in the order the signals came. */
@@ -52,9 +72,19 @@ export class Agent {
     for (const id of config.unused) this.logger.warn({ component: id }, 'component is declared but in no pipeline; it is not started');
     this.warnAbout(config);
     const service = this.newService(config);
-    await service.start();
     this.service = service;
+    try {
+      // Up before the components start, so a probe sees `starting` rather than a refused connection.
+      await this.moveHealthTo(healthEndpointOf(config));
+      await service.start();
+    } catch (error) {
+      await service.shutdown().catch(() => undefined);
+      await this.moveHealthTo(undefined).catch(() => undefined);
+      this.service = undefined;
+      throw error;
+    }
     this.config = config;
+    this.keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
     this.logger.info({ version: VERSION, config: this.configFile, pipelines: config.service.pipelines.map((p) => p.name) }, 'otel-agent started');
     notifySystemd('READY=1', this.logger);
   }
@@ -69,8 +99,30 @@ export class Agent {
   }
 
   /**
-   * SIGHUP: swap in the new config only if it is valid and starts; otherwise keep the old.
-   * Rejects when the old one cannot start again either: then nothing runs.
+   * Stops the health endpoint and starts one on `endpoint` (none when undefined). When the
+   * new one cannot listen, the previous endpoint is listened on again and the error thrown.
+   */
+  private async moveHealthTo(endpoint: string | undefined): Promise<void> {
+    if (this.health?.endpoint === endpoint) return;
+    const previous = this.health?.endpoint;
+    // The old one goes first: the new address may be the same port under another name.
+    await this.health?.shutdown();
+    this.health = undefined;
+    if (endpoint === undefined) return;
+    const health = new HealthServer(endpoint, () => this.service!, this.logger);
+    try {
+      await health.start();
+      this.health = health;
+    } catch (error) {
+      if (previous !== undefined) await this.moveHealthTo(previous).catch((restartError: unknown) => this.logger.error({ err: (restartError as Error).message }, 'previous health endpoint could not listen again'));
+      throw error;
+    }
+  }
+
+  /**
+   * SIGHUP: take the running service to the new config by difference (pipeline/service.ts):
+   * what did not change keeps running with its state. A config that is invalid, or whose
+   * new components cannot be created or started, leaves the running components as they were.
    */
   reload(): Promise<void> {
     this.queue = this.queue.then(() => this.doReload());
@@ -81,7 +133,6 @@ export class Agent {
     if (this.stopping || !this.service || !this.config) return;
     this.logger.info({ config: this.configFile }, 'reloading configuration');
     let next: AgentConfig;
-    let nextService: Service;
     const problems = await this.options.precheck?.(this.configFile);
     if (problems !== undefined && problems.length > 0) {
       this.refuseReload(problems, 'worker thread');
@@ -89,32 +140,40 @@ export class Agent {
     }
     try {
       next = loadConfig(this.configFile, this.factories);
-      nextService = this.newService(next);
     } catch (error) {
       this.refuseReload(error instanceof ConfigError ? error.message.split('\n') : [(error as Error).message], 'event loop');
       return;
     }
     notifySystemd('RELOADING=1', this.logger);
-    // The old service must let go of its ports before the new one binds them.
-    await this.service.shutdown().catch((error) => this.logger.warn({ err: (error as Error).message }, 'old service shut down with errors'));
+    const previous = this.config;
     try {
-      await nextService.start();
-      this.service = nextService;
+      await this.moveHealthTo(healthEndpointOf(next));
+    } catch (error) {
+      this.telemetry.reloaded(false);
+      this.logger.error({ err: (error as Error).message }, 'new configuration failed to start; the running one stays');
+      notifySystemd('READY=1', this.logger);
+      return;
+    }
+    try {
+      const plan = await this.service.reload(next);
       this.config = next;
       this.telemetry.reloaded(true);
-      this.logger.info({ pipelines: next.service.pipelines.map((p) => p.name) }, 'configuration reloaded');
+      this.logger.info({ pipelines: next.service.pipelines.map((p) => p.name), ...describePlan(plan) }, 'configuration reloaded');
       this.warnAbout(next);
     } catch (error) {
       this.telemetry.reloaded(false);
-      this.logger.error({ err: (error as Error).message }, 'new configuration failed to start; restarting the previous one');
-      const previous = this.newService(this.config);
-      try {
-        await previous.start();
-      } catch (restartError) {
-        // Nothing runs now: the caller exits, and the service manager starts the agent again.
-        throw new Error(`the new configuration failed to start, and so did the previous one: ${(restartError as Error).message}`);
+      await this.moveHealthTo(healthEndpointOf(previous)).catch((healthError: unknown) =>
+        this.logger.error({ err: (healthError as Error).message }, 'previous health endpoint could not listen again'),
+      );
+      const code = error instanceof ServiceError ? error.code : undefined;
+      if (code === 'AGT_ERR_COMPONENT_CREATE') {
+        this.refuseReload([(error as Error).message], 'event loop');
+      } else if (code === 'AGT_ERR_RELOAD_RESTORE') {
+        // What did not change still runs; /health shows the component that did not come back.
+        this.logger.error({ err: (error as Error).message }, 'new configuration failed to start, and a component it replaced could not be brought back');
+      } else {
+        this.logger.error({ err: (error as Error).message }, 'new configuration failed to start; the running one stays');
       }
-      this.service = previous;
     }
     notifySystemd('READY=1', this.logger);
   }
@@ -133,6 +192,8 @@ export class Agent {
     notifySystemd('STOPPING=1', this.logger);
     this.queue = this.queue.then(async () => {
       await this.service?.shutdown();
+      await this.health?.shutdown();
+      clearInterval(this.keepAlive);
       this.logger.info({}, 'stopped');
     });
     return this.queue;

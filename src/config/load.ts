@@ -144,6 +144,7 @@ export function loadConfigText(
       telemetry: {
         logs: { level: service.telemetry.logs.level },
         metrics: { enabled: service.telemetry.metrics.enabled, seriesLimit: service.telemetry.metrics.series_limit },
+        ...(service.telemetry.health ? { health: { endpoint: service.telemetry.health.endpoint } } : {}),
       },
     },
     unused: SECTIONS.flatMap(({ section }) =>

@@ -3,6 +3,7 @@
 // receivers, processors and exporters sections are plain mappings of id to anything.
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { hostPort } from '../component/schema.js';
 import type { ViewRule } from '../metrics/views.js';
 import type { ConfigProblem } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
@@ -10,6 +11,8 @@ import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
 
 export const DEFAULT_STATE_DIRECTORY = '/var/lib/otel-agent';
 export const DEFAULT_SERIES_LIMIT = 2000;
+/** The health endpoint's address when `service.telemetry.health` names none: the Collector's health_check port, on loopback. */
+export const DEFAULT_HEALTH_ENDPOINT = '127.0.0.1:13133';
 
 /** A `views:` entry, as the metric store applies it. */
 export type ViewConfig = ViewRule;
@@ -34,7 +37,12 @@ export interface ComponentConfig {
 export interface ServiceConfig {
   stateDirectory: string;
   pipelines: PipelineConfig[];
-  telemetry: { logs: { level: LogLevel }; metrics: { enabled: boolean; seriesLimit: number } };
+  telemetry: {
+    logs: { level: LogLevel };
+    metrics: { enabled: boolean; seriesLimit: number };
+    /** The agent's own /health, /ready and /live; absent (off) unless the file asks. */
+    health?: { endpoint: string };
+  };
 }
 
 export interface AgentConfig {
@@ -196,6 +204,14 @@ export const agentFileSchema = z.strictObject({
             }),
             {},
           ),
+          health: emptyWhenNull(
+            z.strictObject({
+              endpoint: hostPort()
+                .refine((text) => !/:\d+$/.test(text) || Number(text.slice(text.lastIndexOf(':') + 1)) <= 65535, { message: 'port must be 0 to 65535' })
+                .default(DEFAULT_HEALTH_ENDPOINT),
+            }),
+            {},
+          ).optional(),
         }),
         {},
       ),

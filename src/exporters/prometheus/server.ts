@@ -5,7 +5,8 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
-import type { Component, ComponentHealth, ComponentStatus, ExporterSettings, Counter, Gauge, Histogram, UpDownCounter } from '../../component/types.js';
+import { HEALTH_ROUTES, sendText, serveHealthRoute } from '../../telemetry/health.js';
+import type { Component, ExporterSettings, Counter, Gauge, Histogram, UpDownCounter } from '../../component/types.js';
 import { basicAuthenticator, bearerAuthenticator, TokenFile, type Authenticator, type BasicAuthOptions } from './auth.js';
 import type { PrometheusExporterConfig } from './config.js';
 import { acceptsGzip, negotiateFormat, oneLine, ScrapeError, SharedScrape } from './scrape.js';
@@ -22,15 +23,10 @@ const RETRY_AFTER_S = '1';
 /** What can make the exporter degraded; each is reported until it clears. */
 type ProblemCause = 'scrape' | 'tls' | 'server' | 'token';
 const SCRAPE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-/** Worst first: the overall /health status is the worst of the components'. */
-const STATUS_SEVERITY: ComponentStatus[] = ['failed', 'degraded', 'starting', 'stopping', 'stopped', 'ok'];
-
-/** Paths served, and the handler of each. */
+/** Paths served, and the handler of each: the probes are the agent's (telemetry/health.ts). */
 const ROUTES: Record<string, 'metrics' | 'health' | 'ready' | 'live' | undefined> = Object.assign(Object.create(null), {
   '/metrics': 'metrics',
-  '/health': 'health',
-  '/ready': 'ready',
-  '/live': 'live',
+  ...HEALTH_ROUTES,
 });
 
 export interface BoundAddress {
@@ -298,7 +294,8 @@ export class PrometheusExporter implements Component {
         this.self.requestsInFlight.add(-1, attributes);
       });
     }
-    await this[route](req, res);
+    if (route === 'metrics') await this.metrics(req, res);
+    else serveHealthRoute(route, res, this.settings.health);
   }
 
   /** 503 with Retry-After, before any work, counted by reason. */
@@ -368,41 +365,8 @@ export class PrometheusExporter implements Component {
     }
   }
 
-  private async health(_req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Only the fields an operator needs; reasons are secret-free by the StatusReporter contract.
-    const components = this.settings.health.components().map(({ id, kind, status, reason, since }: ComponentHealth) => ({
-      id,
-      kind,
-      status,
-      ...(reason === undefined ? {} : { reason }),
-      since,
-    }));
-    const status = STATUS_SEVERITY.find((level) => components.some((component) => component.status === level)) ?? 'ok';
-    const body = JSON.stringify({ status, components });
-    res.statusCode = status === 'failed' ? 503 : 200;
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Content-Length', Buffer.byteLength(body));
-    res.end(body);
-  }
-
-  private async ready(_req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const ready = this.settings.health.ready();
-    this.sendText(res, ready ? 200 : 503, ready ? 'ready' : 'not ready');
-  }
-
-  /** Liveness: the process answers. Whatever a component's state, restarting would not mend it. */
-  private async live(_req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.sendText(res, 200, 'live');
-  }
-
   private sendText(res: ServerResponse, code: number, text: string): void {
-    const body = `${text}\n`;
-    res.statusCode = code;
-    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Content-Length', Buffer.byteLength(body));
-    res.end(body);
+    sendText(res, code, text);
   }
 
   private setProblem(cause: ProblemCause, reason: string): void {

@@ -127,7 +127,6 @@ export class Service implements HealthSource {
     const exporters = new Map<string, ExporterInstance>();
     const createdReceivers: ReceiverInstance[] = [];
     const createdExporters: ExporterInstance[] = [];
-    const createdProcessors: string[] = [];
     try {
       for (const id of identities.receivers.keys()) {
         const kept = plan.receivers.unchanged.includes(id) ? this.current.receivers.get(id) : undefined;
@@ -146,7 +145,6 @@ export class Service implements HealthSource {
         // Processors are pure and cheap: made anew with the pipelines, one per pipeline, so
         // one that keeps state never mixes two pipelines.
         processors: pipeline.processors.map((id) => {
-          createdProcessors.push(id);
           return { id, processor: this.construct('processor', id, config, () => true, {}) as Processor };
         }),
       }));
@@ -173,7 +171,7 @@ export class Service implements HealthSource {
         (shutdownError: unknown) =>
           this.options.logger.warn({ err: (shutdownError as Error).message }, 'components created before the failure shut down with errors'),
       );
-      this.forgetStatusOf(created, createdProcessors, this.current);
+      this.forgetStatusOfAllBut(this.current);
       throw error;
     }
   }
@@ -333,7 +331,7 @@ export class Service implements HealthSource {
       if (this.statusOf(instance.id, instance.kind) === 'starting') this.board.set(instance.id, instance.kind, 'ok');
     }
     for (const [id, exporter] of change.next.exporters) exporter.source.update(this.partsFor(id, change.next));
-    this.forgetStatusOf(change.retiring.filter((instance) => !this.has(change.next, instance)), this.processorsOnlyIn(previous, change.next), change.next);
+    this.forgetStatusOfAllBut(change.next);
     // Processors have no start of their own: they are ready once their pipelines are.
     this.board.started('processor');
   }
@@ -352,7 +350,6 @@ export class Service implements HealthSource {
       this.current = previous;
       return errors;
     }
-    this.forgetStatusOf(created, this.processorsOnlyIn(change.next, previous), previous);
 
     const receivers = new Map(previous.receivers);
     const exporters = new Map(previous.exporters);
@@ -386,6 +383,7 @@ export class Service implements HealthSource {
       }
     }
     for (const [id, exporter] of exporters) exporter.source.update(this.partsFor(id, this.current));
+    this.forgetStatusOfAllBut(this.current);
     this.board.started('processor');
     return errors;
   }
@@ -421,21 +419,13 @@ export class Service implements HealthSource {
     if (errors.length > 0) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
   }
 
-  private has(graph: Graph, instance: AnyInstance): boolean {
-    return instance.kind === 'receiver' ? graph.receivers.has(instance.id) : graph.exporters.has(instance.id);
-  }
-
-  /** Ids of processors `a`'s pipelines use and `b`'s do not. */
-  private processorsOnlyIn(a: Graph, b: Graph): string[] {
-    const inB = new Set(b.config.service.pipelines.flatMap((pipeline) => pipeline.processors));
-    return [...new Set(a.config.service.pipelines.flatMap((pipeline) => pipeline.processors))].filter((id) => !inB.has(id));
-  }
-
-  /** Drops from /health the components that no longer run and that `kept` does not name. */
-  private forgetStatusOf(instances: AnyInstance[], processors: string[], kept: Graph): void {
-    for (const instance of instances) if (!this.has(kept, instance)) this.board.remove(instance.id, instance.kind);
-    const keptProcessors = new Set(kept.config.service.pipelines.flatMap((pipeline) => pipeline.processors));
-    for (const id of processors) if (!keptProcessors.has(id)) this.board.remove(id, 'processor');
+  /** Drops from /health every component that `graph` does not run. */
+  private forgetStatusOfAllBut(graph: Graph): void {
+    const processors = new Set(graph.pipelines.flatMap((pipeline) => pipeline.processors.map((node) => node.id)));
+    for (const { id, kind } of this.board.components()) {
+      const kept = kind === 'receiver' ? graph.receivers.has(id) : kind === 'exporter' ? graph.exporters.has(id) : processors.has(id);
+      if (!kept) this.board.remove(id, kind);
+    }
   }
 
   /**

@@ -13,7 +13,9 @@ export class StatusBoard {
    * it reports while it shuts down would otherwise overwrite its successor's status.
    */
   reporter(id: string, kind: Kind, live: () => boolean = () => true): StatusReporter {
-    this.set(id, kind, 'starting');
+    // A successor created while its predecessor runs leaves the running one's status shown
+    // until it starts (the service then marks it starting).
+    if (!this.entries.has(`${kind}:${id}`)) this.set(id, kind, 'starting');
     return {
       report: (status, reason) => {
         if (live()) this.set(id, kind, status, reason);

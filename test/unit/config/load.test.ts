@@ -193,7 +193,7 @@ const INVALID: Record<string, string[]> = {
     '5:5: receivers::hostmetrics::colection_interval: unknown key "colection_interval" (valid keys: collection_interval, scrapers)',
     '9:57: exporters::prometheus::tls::htttp: unknown key "htttp" (valid keys: cert_file, key_file, client_ca_file)',
     '12:5: views[0]::bucket: unknown key "bucket" (valid keys: instrument, receiver, name, description, buckets, attributes, drop, series_limit)',
-    '17:5: service::telemetry::log: unknown key "log" (valid keys: logs, metrics)',
+    '17:5: service::telemetry::log: unknown key "log" (valid keys: logs, metrics, health)',
   ],
   'wrong-values.yaml': [
     '3:26: receivers::hostmetrics::collection_interval: expected a duration like 500ms, 15s or 1h, found "30 seconds"',

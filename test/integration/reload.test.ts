@@ -4,6 +4,7 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
 import { fetchAgent, startAgent, tempDir, waitForLog, waitForMetric, writeConfig, type AgentProcess } from '../support/agent-process.js';
@@ -173,14 +174,18 @@ describe('reload by difference', () => {
     })();
 
     const RELOADS = 20;
+    /** Signal to log line of each reload, for the report only: never asserted. */
+    const reloadMs: number[] = [];
     for (let reload = 1; reload <= RELOADS; reload++) {
       writeFileSync(file, configText(options, VARIANTS[reload % VARIANTS.length]));
       append(3);
+      const signalled = performance.now();
       agent.child.kill('SIGHUP');
       await eventually(() => {
         const log = agent.log();
         if (count(log, '"msg":"configuration reloaded"') < reload) throw new Error(`reload ${reload} not done; log ends:\n${log.slice(-2000)}`);
       }, 15_000, 10);
+      reloadMs.push(performance.now() - signalled);
       // A few scrapes between reloads, so the loop sees every configuration.
       const seen = stats.scrapes;
       await eventually(() => expect(stats.scrapes).toBeGreaterThan(seen + 2), 10_000, 10);
@@ -194,7 +199,8 @@ describe('reload by difference', () => {
     await loop;
 
     console.log(`reload test: ${RELOADS} reloads, ${stats.scrapes} scrapes, ${stats.refused} refused connections, ` +
-      `${stats.failedStatus} non-200 answers, ${stats.backwards.length} counters going back, ${last.size} cumulative series followed`);
+      `${stats.failedStatus} non-200 answers, ${stats.backwards.length} counters going back, ${last.size} cumulative series followed; ` +
+      `reload signal to log: median ${reloadMs.sort((a, b) => a - b)[RELOADS >> 1].toFixed(0)} ms, max ${reloadMs.at(-1)!.toFixed(0)} ms`);
     expect(stats.backwards).toEqual([]);
     expect(stats.refused).toBe(0);
     expect(stats.failedStatus).toBe(0);

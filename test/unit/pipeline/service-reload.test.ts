@@ -223,7 +223,10 @@ describe('Service.reload', () => {
     // fake/b's old config no longer starts either (a file it needs went away, say).
     broken.add('fake/b=2');
     try {
-      const error = await service.reload(load(yaml({ b: '{ value: 20 }', c: '{ fail_start: true }' }))).catch((rejection: unknown) => rejection as Error & { code: string });
+      const error = await service.reload(load(yaml({ b: '{ value: 20 }', c: '{ fail_start: true }' }))).then(
+        () => undefined,
+        (rejection: unknown) => rejection as Error & { code: string },
+      );
       expect(error?.code).toBe('AGT_ERR_RELOAD_RESTORE');
       expect(error?.message).toBe(
         'failed to start receiver "fake/c": cannot reach the thing; then the previous receiver "fake/b" did not start again: cannot reach the thing',

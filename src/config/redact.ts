@@ -92,6 +92,7 @@ export function printConfig(config: AgentConfig): string {
       telemetry: {
         logs: service.telemetry.logs,
         metrics: { enabled: service.telemetry.metrics.enabled, series_limit: service.telemetry.metrics.seriesLimit },
+        ...(service.telemetry.health ? { health: { endpoint: service.telemetry.health.endpoint } } : {}),
       },
     },
   };

@@ -111,8 +111,15 @@ export class HealthServer {
       });
     });
     this.server.on('error', (error) => this.logger.error({ endpoint: this.endpoint, err: error.message }, 'health endpoint error'));
-    const bound = this.server.address() as AddressInfo;
-    this.logger.info({ endpoint: `${bound.address}:${bound.port}` }, 'serving health');
+    const bound = this.address();
+    this.logger.info({ endpoint: bound ? `${bound.host}:${bound.port}` : this.endpoint }, 'serving health');
+  }
+
+  /** Where it listens (the real port when the endpoint asked for port 0); undefined when not listening. */
+  address(): { host: string; port: number } | undefined {
+    const address = this.server.address();
+    if (!address || typeof address === 'string') return undefined;
+    return { host: (address as AddressInfo).address, port: (address as AddressInfo).port };
   }
 
   async shutdown(): Promise<void> {

@@ -294,6 +294,26 @@ describe('the agent health endpoint', () => {
     expect(count(agent.log(), '"msg":"serving health"')).toBe(2);
   });
 
+  it('refuses a reload that moves the health endpoint onto a taken port: the old endpoint and every component stay', async () => {
+    const options = await setup();
+    const taken = await freePort();
+    await occupy(taken);
+    const file = writeConfig(options.dir, configText(options, { scrapers: ['cpu'] }));
+    const agent = start(file);
+    appendFileSync(options.mainLog, 'n=1\n'.repeat(3));
+    await waitForMetric(options.port, /^main_lines_total(\{[^}]*\})? 3$/m);
+
+    // The endpoint moves and a receiver is added: the move fails first, so nothing changes.
+    writeFileSync(file, configText({ ...options, healthPort: taken }, { extra: 'one', scrapers: ['cpu'] }));
+    agent.child.kill('SIGHUP');
+    await waitForLog(agent, `health endpoint: cannot listen on 127.0.0.1:${taken}`);
+    expect((await fetchAgent(options.healthPort, '/ready')).status).toBe(200);
+    const body = await waitForMetric(options.port, /otel_agent_config_reloads_total\{[^}]*result="failure"[^}]*\} 1$/m);
+    expect(body).not.toMatch(/^extra_one_/m);
+    appendFileSync(options.mainLog, 'n=1\n');
+    await waitForMetric(options.port, /^main_lines_total(\{[^}]*\})? 4$/m);
+  });
+
   it('refuses an unknown key under service.telemetry.health, naming file and line', async () => {
     const options = await setup();
     const file = writeConfig(

@@ -3,8 +3,8 @@
 // are parsed to milliseconds and bytes.
 import { z } from 'zod';
 import { duration, size } from '../../component/schema.js';
-import { conditionsSchema, fieldReferences, metricsSchema, type MetricMapping } from '../../mapping/index.js';
-import { checkLineParser, lineParserShape, regexFields, type LineParserConfig } from './parse.js';
+import { conditionsSchema, fieldReferences, metricsSchema, type MetricMapping } from '../../events/mapping/index.js';
+import { checkLineParser, lineParserShape, regexFields, type LineParserConfig } from '../../events/parse.js';
 
 /** The only encoding read; anything else is refused when the config loads, not guessed at. */
 export const ENCODINGS = ['utf-8'] as const;

@@ -2,10 +2,10 @@
 // (parse.ts) and maps records to measurements (the shared mapping). Offsets live in one
 // checkpoint file per state directory, shared by every joblog receiver (shared-checkpoints.ts).
 import type { Counter, Gauge, Receiver, ReceiverSettings } from '../../component/types.js';
-import { compileMapping, fieldsRead, type EventMapper, type EventRecord, type MappingRefusal, type SavedState } from '../../mapping/index.js';
+import { compileMapping, fieldsRead, type EventMapper, type EventRecord, type MappingRefusal, type SavedState } from '../../events/mapping/index.js';
 import { compiledParts, type JoblogConfig } from './config.js';
-import { compileLineParser, type LineParser, type ParseRefusal } from './parse.js';
-import { RefusalCounter } from './refusals.js';
+import { compileLineParser, type LineParser, type ParseRefusal } from '../../events/parse.js';
+import { RefusalCounter } from '../../events/refusals.js';
 import { checkpointFileIn, SharedCheckpoints } from './shared-checkpoints.js';
 import { Tailer, type LineSource, type RefusalReason, type TailerStats } from './tailer.js';
 

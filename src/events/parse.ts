@@ -3,7 +3,7 @@
 // Each format parser returns a record or the reason it refused the line, and never throws.
 import { isAscii } from 'node:buffer';
 import { z } from 'zod';
-import { compileConditions, conditionsSchema, fieldName, type Conditions, type EventRecord, parseNumber } from '../../mapping/index.js';
+import { compileConditions, conditionsSchema, fieldName, type Conditions, type EventRecord, parseNumber } from './mapping/index.js';
 import { JsonFieldScanner } from './json-scan.js';
 import { escapeText, LogfmtFieldScanner } from './logfmt-scan.js';
 

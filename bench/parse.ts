@@ -2,7 +2,7 @@
 // JSON lines, and through parser + mapping into a metric store.
 // Run alone: `npx tsc -p tsconfig.build.json && node dist/bench/parse.js`.
 import { pathToFileURL } from 'node:url';
-import { compileMapping, fieldsRead, metricsSchema } from '../src/mapping/index.js';
+import { compileMapping, fieldsRead, metricsSchema } from '../src/events/mapping/index.js';
 import { MetricStore } from '../src/metrics/store.js';
 import {
   compileJsonParser,
@@ -14,7 +14,7 @@ import {
   type BytesParser,
   type FormatParser,
   type LineParserConfig,
-} from '../src/receivers/joblog/parse.js';
+} from '../src/events/parse.js';
 
 export type BenchRow = Record<string, string | number>;
 

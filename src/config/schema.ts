@@ -2,6 +2,7 @@
 // component's own config is checked by its factory's schema (load.ts), so here the
 // receivers, processors and exporters sections are plain mappings of id to anything.
 import { isAbsolute } from 'node:path';
+import { hasWildcard } from '../component/glob.js';
 import { z } from 'zod';
 import { hostPort } from '../component/schema.js';
 import type { ViewRule } from '../metrics/views.js';
@@ -61,10 +62,6 @@ export interface AgentConfig {
 
 /** The OpenTelemetry instrument name syntax: the SDK refuses any other at runtime. */
 const INSTRUMENT_NAME = /^[A-Za-z][A-Za-z0-9_./-]{0,254}$/;
-
-function hasWildcard(glob: string): boolean {
-  return /[*?]/.test(glob);
-}
 
 /** A key written with nothing after it (`processors:`) reads as its empty value. */
 function emptyWhenNull<T extends z.ZodType>(schema: T, empty: unknown) {

@@ -1,9 +1,10 @@
 // Views: how the config's `views:` list reshapes every receiver's instruments.
 // Resolved once per instrument when a receiver creates it, so the hot path pays nothing.
 import type { Attributes } from '../component/types.js';
+import { nameMatcher } from '../component/glob.js';
 
 export interface ViewRule {
-  /** Glob (`*`, `?`) on the instrument name as the receiver wrote it. */
+  /** Glob (`*`, `?`, `[0-9]`, `{a,b}`: src/component/glob.ts) on the instrument name as the receiver wrote it. */
   instrument: string;
   /** Glob on the receiver id (`joblog/*`); all receivers when absent. */
   receiver?: string;
@@ -28,11 +29,6 @@ export interface StreamSettings {
   seriesLimit: number;
 }
 
-export function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`);
-}
-
 /** Names answered before a matcher starts its memory afresh: names are few, but not bounded by the matcher. */
 const MAX_REMEMBERED_NAMES = 4096;
 
@@ -41,12 +37,12 @@ const MAX_REMEMBERED_NAMES = 4096;
  * collection, and metric names repeat: each name's answer is remembered.
  */
 export function globsMatcher(globs: readonly string[]): (name: string) => boolean {
-  const patterns = globs.map(globToRegExp);
+  const patterns = globs.map(nameMatcher);
   const answers = new Map<string, boolean>();
   return (name) => {
     let answer = answers.get(name);
     if (answer === undefined) {
-      answer = patterns.some((pattern) => pattern.test(name));
+      answer = patterns.some((matches) => matches(name));
       if (answers.size >= MAX_REMEMBERED_NAMES) answers.clear();
       answers.set(name, answer);
     }
@@ -73,8 +69,8 @@ function denyFilter(keys: readonly string[]): AttributeFilter {
 
 interface CompiledRule {
   rule: ViewRule;
-  instrument: RegExp;
-  receiver?: RegExp;
+  instrument: (name: string) => boolean;
+  receiver?: (id: string) => boolean;
 }
 
 export class ViewSet {
@@ -83,8 +79,8 @@ export class ViewSet {
   constructor(rules: readonly ViewRule[] = [], private readonly defaultSeriesLimit = 2000) {
     this.rules = rules.map((rule) => ({
       rule,
-      instrument: globToRegExp(rule.instrument),
-      receiver: rule.receiver === undefined ? undefined : globToRegExp(rule.receiver),
+      instrument: nameMatcher(rule.instrument),
+      receiver: rule.receiver === undefined ? undefined : nameMatcher(rule.receiver),
     }));
   }
 
@@ -92,8 +88,8 @@ export class ViewSet {
   resolve(receiverId: string, instrumentName: string): StreamSettings {
     const settings: StreamSettings = { name: instrumentName, drop: false, seriesLimit: this.defaultSeriesLimit };
     for (const { rule, instrument, receiver } of this.rules) {
-      if (!instrument.test(instrumentName)) continue;
-      if (receiver && !receiver.test(receiverId)) continue;
+      if (!instrument(instrumentName)) continue;
+      if (receiver && !receiver(receiverId)) continue;
       if (rule.name !== undefined) settings.name = rule.name;
       if (rule.description !== undefined) settings.description = rule.description;
       if (rule.buckets !== undefined) settings.buckets = rule.buckets;

@@ -669,29 +669,36 @@ describe('joblog tailer on real files', () => {
 
 describe('joblog tailer in its own process, killed with SIGKILL', () => {
   let directory: string;
+  let childRoot: string;
   let moduleDirectory: string;
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
     // The child runs plain Node 20, which cannot load TypeScript: the tailer's modules
     // are transpiled here (type-only imports vanish), inside the repository so that `zod`
-    // resolves from its node_modules.
-    moduleDirectory = path.join(repositoryRoot, 'tmp', `joblog-child-${process.pid}`);
-    await mkdir(moduleDirectory, { recursive: true });
-    for (const name of ['tailer', 'checkpoint', 'fingerprint', 'directory-watcher']) {
-      const source = await readFile(path.join(repositoryRoot, 'src/receivers/joblog', `${name}.ts`), 'utf8');
+    // and `picomatch` resolve from its node_modules, laid out as under src/ so that their
+    // relative imports hold.
+    childRoot = path.join(repositoryRoot, 'tmp', `joblog-child-${process.pid}`);
+    moduleDirectory = path.join(childRoot, 'receivers', 'joblog');
+    const modules = [
+      ...['tailer', 'checkpoint', 'fingerprint', 'directory-watcher'].map((name) => `receivers/joblog/${name}`),
+      'component/glob',
+    ];
+    for (const name of modules) {
+      const source = await readFile(path.join(repositoryRoot, 'src', `${name}.ts`), 'utf8');
       const { outputText } = ts.transpileModule(source, {
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
         fileName: `${name}.ts`,
       });
-      await writeFile(path.join(moduleDirectory, `${name}.js`), outputText);
+      await mkdir(path.dirname(path.join(childRoot, name)), { recursive: true });
+      await writeFile(path.join(childRoot, `${name}.js`), outputText);
     }
     directory = await mkdtemp(path.join(tmpdir(), 'joblog-kill-'));
   });
 
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await rm(moduleDirectory, { recursive: true, force: true });
+    await rm(childRoot, { recursive: true, force: true });
     await rm(directory, { recursive: true, force: true });
   });
 

@@ -1,11 +1,9 @@
-// The joblog receiver: follows log files (tailer.ts), parses each line into a record
-// (parse.ts) and maps records to measurements (the shared mapping). Offsets live in one
+// The joblog receiver: follows log files (tailer.ts), parses each line into a record and
+// maps records to measurements (both from the shared events module). Offsets live in one
 // checkpoint file per state directory, shared by every joblog receiver (shared-checkpoints.ts).
 import type { Counter, Gauge, Receiver, ReceiverSettings } from '../../component/types.js';
-import { compileMapping, fieldsRead, type EventMapper, type EventRecord, type MappingRefusal, type SavedState } from '../../mapping/index.js';
-import { compiledParts, type JoblogConfig } from './config.js';
-import { compileLineParser, type LineParser, type ParseRefusal } from './parse.js';
-import { RefusalCounter } from './refusals.js';
+import { EventPipeline, type EventMapper, type LineParser, type RefusalCounter } from '../../events/index.js';
+import type { JoblogConfig } from './config.js';
 import { checkpointFileIn, SharedCheckpoints } from './shared-checkpoints.js';
 import { Tailer, type LineSource, type RefusalReason, type TailerStats } from './tailer.js';
 
@@ -14,20 +12,14 @@ const HOUSEKEEPING_INTERVAL_MS = 1000;
 
 type Phase = 'created' | 'started' | 'stopped';
 
-/** The refusals a config can produce before mapping, started at 0. */
-function expectedRefusals(config: JoblogConfig): string[] {
-  const reasons: string[] = ['line_too_long', 'invalid_utf8', 'empty_line'];
-  if (config.format === 'json') reasons.push('invalid_json', 'not_an_object', 'too_deep');
-  if (config.format === 'logfmt') reasons.push('invalid_logfmt');
-  if (config.format === 'regex') reasons.push('no_match');
-  if (config.timestamp !== undefined) reasons.push('missing_timestamp', 'invalid_timestamp');
-  return reasons;
-}
+/** The refusals the tailer reports, before any parsing. */
+const READING_REFUSALS: RefusalReason[] = ['line_too_long', 'invalid_utf8'];
 
 /** The tailer's cumulative counts that become the agent's own counters. */
 type CountedStat = 'linesEmitted' | 'bytesRead' | 'rotations' | 'truncations' | 'errors';
 
 export class JoblogReceiver implements Receiver {
+  private readonly events: EventPipeline;
   private readonly parse: LineParser;
   private readonly mapper: EventMapper;
   private readonly refusals: RefusalCounter;
@@ -53,22 +45,11 @@ export class JoblogReceiver implements Receiver {
     private readonly config: JoblogConfig,
   ) {
     const { id, logger, telemetry } = settings;
-    this.refusals = new RefusalCounter(telemetry, id, logger);
-    this.refusals.expect(expectedRefusals(config));
-    const { lineParser, metrics } = compiledParts(config);
-    this.mapper = compileMapping(metrics, {
-      meter: settings.meter,
-      onRefused: (reason: MappingRefusal) => this.refusals.refuse(reason, this.currentPath),
-    });
-    const sink = {
-      onRecord: (record: EventRecord, timeMs: number) => this.mapper.map(record, timeMs),
-      onRefused: (reason: ParseRefusal) => this.refusals.refuse(reason, this.currentPath),
-    };
-    // Parsers make strings of these fields only.
-    this.parse = compileLineParser(lineParser, sink, fieldsRead(metrics));
+    this.events = new EventPipeline(settings, config, { receiverRefusals: READING_REFUSALS, source: () => this.currentPath });
+    ({ parse: this.parse, mapper: this.mapper, refusals: this.refusals } = this.events);
 
     // Without a timestamp field a record's time is when its line was read; with one, the parser reads it from the record.
-    const readTime = config.timestamp === undefined ? () => this.readTime() : () => 0;
+    const readTime = this.events.recordTimeFromField ? () => 0 : () => this.readTime();
 
     this.selfAttributes = Object.freeze({ receiver: id });
     const counter = (name: string, unit: string, description: string) => {
@@ -174,18 +155,7 @@ export class JoblogReceiver implements Receiver {
    * before a crash; then has each checkpoint save it anew.
    */
   private restoreMappingState(): void {
-    const { id, logger } = this.settings;
-    const state = this.checkpoints.state();
-    if (typeof state?.mapping === 'object' && state.mapping !== null) {
-      const savedAt = typeof state.savedAt === 'string' ? Date.parse(state.savedAt) : NaN;
-      const now = Date.now();
-      const restored = this.mapper.restoreState(state.mapping as SavedState, now, Number.isFinite(savedAt) ? savedAt : now);
-      if (restored > 0) logger.info({ receiver: id, restored }, 'mapping state restored: open pairs, clocks and gauges');
-    }
-    this.checkpoints.provideState(() => {
-      const mapping = this.mapper.saveState();
-      return Object.keys(mapping).length === 0 ? undefined : { mapping };
-    });
+    this.events.keepStateIn(this.checkpoints);
   }
 
   /**

@@ -3,9 +3,10 @@
 // identity (device:inode + fingerprint), not by name. See docs/adr/0004.
 import { isUtf8 } from 'node:buffer';
 import type { BigIntStats } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { expandGlob, pathGlobToRegExp } from '../../component/glob.js';
 import type { Logger } from '../../component/types.js';
 import type { Checkpoints } from './checkpoint.js';
 import { DirectoryWatcher } from './directory-watcher.js';
@@ -378,8 +379,8 @@ export class Tailer {
     this.fingerprintBytes = positive('fingerprintBytes', options.fingerprintBytes, DEFAULT_FINGERPRINT_BYTES);
     this.maxOpenFiles = positive('maxOpenFiles', options.maxOpenFiles, 256);
     this.includes = options.paths.map((pattern) => path.resolve(pattern));
-    this.excludes = (options.exclude ?? []).map(globToRegExp);
-    this.includeMatchers = this.includes.map(globToRegExp);
+    this.excludes = (options.exclude ?? []).map(pathGlobToRegExp);
+    this.includeMatchers = this.includes.map(pathGlobToRegExp);
     this.store = options.checkpoints;
     this.logger = options.logger;
     if (options.watchDirectories ?? true) {
@@ -1175,77 +1176,4 @@ export class Tailer {
     this.lastWarnings.set(key, now);
     this.logger.warn(fields, message);
   }
-}
-
-/** A regular expression for one path segment of a glob. */
-function segmentSource(segment: string): string {
-  let source = '';
-  for (const character of segment) {
-    if (character === '*') source += '[^/]*';
-    else if (character === '?') source += '[^/]';
-    else source += character.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
-  }
-  // As in the shell, a wildcard does not match a leading dot: `*.log` skips `.hidden.log`.
-  return /^[*?]/.test(segment) ? `(?!\\.)${source}` : source;
-}
-
-/** The whole-path regular expression of a glob, resolved against the working directory. */
-export function globToRegExp(pattern: string): RegExp {
-  const segments = path.resolve(pattern).split('/').slice(1);
-  let source = '';
-  segments.forEach((segment, index) => {
-    if (segment !== '**') source += `/${segmentSource(segment)}`;
-    else if (index === segments.length - 1) source += '(?:/(?!\\.)[^/]*)+';
-    else source += '(?:/(?!\\.)[^/]*)*';
-  });
-  return new RegExp(`^${source}$`);
-}
-
-const hasWildcard = (segment: string): boolean => /[*?]/.test(segment);
-
-/**
- * The paths matching a glob, walking only the directories it can reach. `**` does not follow
- * symbolic links to directories (no cycles) nor enter hidden ones. Existence of the last
- * segment is left to the caller's stat. `directories`, when given, receives every directory
- * whose entries decide what matches: those to watch for changes.
- */
-export async function expandGlob(pattern: string, directories?: Set<string>): Promise<string[]> {
-  const segments = path.resolve(pattern).split('/').slice(1);
-  if (segments[segments.length - 1] === '**') segments.push('*');
-  const found = new Set<string>();
-  const walk = async (directory: string, index: number): Promise<void> => {
-    const segment = segments[index];
-    const last = index === segments.length - 1;
-    if (!hasWildcard(segment)) {
-      const next = path.join(directory, segment);
-      if (last) {
-        found.add(next);
-        directories?.add(directory);
-      } else await walk(next, index + 1);
-      return;
-    }
-    let entries;
-    try {
-      entries = await readdir(directory, { withFileTypes: true });
-    } catch {
-      return; // Missing or unreadable directory: nothing matches there (yet).
-    }
-    directories?.add(directory);
-    if (segment === '**') {
-      await walk(directory, index + 1);
-      for (const entry of entries) {
-        if (entry.isDirectory() && !entry.name.startsWith('.')) await walk(path.join(directory, entry.name), index);
-      }
-      return;
-    }
-    const matcher = new RegExp(`^${segmentSource(segment)}$`);
-    for (const entry of entries) {
-      if (!matcher.test(entry.name)) continue;
-      const next = path.join(directory, entry.name);
-      if (last) found.add(next);
-      else if (entry.isDirectory() || entry.isSymbolicLink()) await walk(next, index + 1);
-    }
-  };
-  await walk('/', 0);
-  return [...found];
 }

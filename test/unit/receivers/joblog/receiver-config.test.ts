@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { builtinFactories } from '../../../../src/components.js';
 import { ConfigError, loadConfig, loadConfigText } from '../../../../src/config/load.js';
 import { printConfig } from '../../../../src/config/redact.js';
-import { compiledParts } from '../../../../src/receivers/joblog/config.js';
+import { compiledEventHandling } from '../../../../src/events/index.js';
 import { joblogFactory } from '../../../../src/receivers/joblog/index.js';
 
 const schema = joblogFactory.configSchema;
@@ -99,7 +99,7 @@ describe('joblog config', () => {
       metrics: [{ name: 'jobs', type: 'counter', attributes: { status: 'result' }, static_attributes: { site: 'dc1' } }],
     });
     expect(config.metrics).toEqual([{ name: 'jobs', type: 'counter', attributes: { status: 'result' }, static_attributes: { site: 'dc1' } }]);
-    expect(compiledParts(config)).toEqual({
+    expect(compiledEventHandling(config)).toEqual({
       lineParser: { format: 'json', include: { event: { oneOf: ['finished'] } } },
       metrics: [{ name: 'jobs', type: 'counter', match: {}, attributes: { status: { field: 'result' } }, staticAttributes: { site: 'dc1' } }],
     });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { expectedMessage, pathText } from '../../../../src/config/errors.js';
-import { compileMapping, fieldsRead, metricsSchema, type EventRecord, type MappingRefusal } from '../../../../src/mapping/index.js';
-import { MetricStore } from '../../../../src/metrics/store.js';
+import { expectedMessage, pathText } from '../../../src/config/errors.js';
+import { compileMapping, fieldsRead, metricsSchema, type EventRecord, type MappingRefusal } from '../../../src/events/mapping/index.js';
+import { MetricStore } from '../../../src/metrics/store.js';
 import {
   compileLineParser,
   compileRegexParser,
@@ -14,7 +14,7 @@ import {
   type LineParser,
   type LineParserConfig,
   type ParseRefusal,
-} from '../../../../src/receivers/joblog/parse.js';
+} from '../../../src/events/parse.js';
 
 /** Own fields as a plain object, so records of any prototype compare by content. */
 function fields(result: EventRecord | string): Record<string, string | undefined> | string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expectedMessage, pathText } from '../../../src/config/errors.js';
-import { metricsSchema } from '../../../src/mapping/index.js';
+import { expectedMessage, pathText } from '../../../../src/config/errors.js';
+import { metricsSchema } from '../../../../src/events/mapping/index.js';
 
 function problems(input: unknown): string[] {
   const result = metricsSchema.safeParse(input, { error: expectedMessage });

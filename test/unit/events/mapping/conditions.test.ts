@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expectedMessage } from '../../../src/config/errors.js';
-import { compileConditions, conditionsSchema, type EventRecord } from '../../../src/mapping/index.js';
+import { expectedMessage } from '../../../../src/config/errors.js';
+import { compileConditions, conditionsSchema, type EventRecord } from '../../../../src/events/mapping/index.js';
 
 function problems(input: unknown): Array<[string, string]> {
   const result = conditionsSchema.safeParse(input, { error: expectedMessage });

@@ -4,8 +4,8 @@
 //
 // Bad input never throws here: each problem is reported through `onRefused` with a reason and
 // only the measurement concerned is skipped; the record's other metrics are still recorded.
-import type { Attributes, Meter, UpDownCounter } from '../component/types.js';
-import { ownCopy } from '../metrics/own-copy.js';
+import type { Attributes, Meter, UpDownCounter } from '../../component/types.js';
+import { ownCopy } from '../../metrics/own-copy.js';
 import { compileConditions, type RecordPredicate } from './conditions.js';
 import type { AttributeSource, MetricMapping, PairConfig, ValueSource } from './config.js';
 import { MAPPING_REFUSALS, type EventRecord, type MappingRefusal } from './record.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { EventRecord } from '../../../../src/mapping/index.js';
-import { FieldTexts, SharedTexts } from '../../../../src/receivers/joblog/texts.js';
-import { compileJsonParser, parseJsonLine, type ParseRefusal } from '../../../../src/receivers/joblog/parse.js';
-import { seededRandom } from '../../../support/seeded-random.js';
+import type { EventRecord } from '../../../src/events/mapping/index.js';
+import { FieldTexts, SharedTexts } from '../../../src/events/texts.js';
+import { compileJsonParser, parseJsonLine, type ParseRefusal } from '../../../src/events/parse.js';
+import { seededRandom } from '../../support/seeded-random.js';
 
 type Outcome = Record<string, string | undefined> | ParseRefusal;
 

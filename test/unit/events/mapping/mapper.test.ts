@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compileMapping, metricsSchema, type EventRecord, type MappingRefusal } from '../../../src/mapping/index.js';
-import { MetricStore, OVERFLOW_ATTRIBUTES } from '../../../src/metrics/store.js';
-import { ViewSet } from '../../../src/metrics/views.js';
+import { compileMapping, metricsSchema, type EventRecord, type MappingRefusal } from '../../../../src/events/mapping/index.js';
+import { MetricStore, OVERFLOW_ATTRIBUTES } from '../../../../src/metrics/store.js';
+import { ViewSet } from '../../../../src/metrics/views.js';
 
 interface Point {
   attributes: object;

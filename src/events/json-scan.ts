@@ -11,7 +11,7 @@
 // twice, a key with an escape, invalid JSON, nesting too deep for its recursion) goes to
 // `fallback`, the full parser, so the outcome for every line, refusal or record, is exactly
 // the full parser's.
-import type { EventRecord } from '../../mapping/index.js';
+import type { EventRecord } from './mapping/index.js';
 import { afterByteOrderMark, FieldTexts, NameTable, propertyKey, SharedTexts } from './texts.js';
 
 const QUOTE = 0x22;

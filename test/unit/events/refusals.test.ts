@@ -1,9 +1,9 @@
 // Refusals: every one counted by reason; logged first at once, then at most once a minute per
 // reason with the count held back.
 import { describe, expect, it } from 'vitest';
-import { MetricStore } from '../../../../src/metrics/store.js';
-import { RefusalCounter } from '../../../../src/receivers/joblog/refusals.js';
-import { RecordingLogger, valueOf } from '../hostmetrics/helpers.js';
+import { MetricStore } from '../../../src/metrics/store.js';
+import { RefusalCounter } from '../../../src/events/refusals.js';
+import { RecordingLogger, valueOf } from '../receivers/hostmetrics/helpers.js';
 
 function counter() {
   let now = 1_000_000;

@@ -2,7 +2,7 @@
 // the log nor go unnoticed. Every refusal is counted in the agent's own metrics
 // (`otel_agent.receiver.refused{receiver,reason}`); the first of each reason is logged at
 // once, then at most one line per reason a minute with the count since the last line.
-import type { Attributes, Counter, Logger, Meter } from '../../component/types.js';
+import type { Attributes, Counter, Logger, Meter } from '../component/types.js';
 
 export const REFUSED_METRIC = 'otel_agent.receiver.refused';
 export const REFUSAL_LOG_INTERVAL_MS = 60_000;

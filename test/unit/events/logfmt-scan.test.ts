@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { EventRecord } from '../../../../src/mapping/index.js';
-import { compileLogfmtParser, parseLogfmtLine, type ParseRefusal } from '../../../../src/receivers/joblog/parse.js';
-import { seededRandom } from '../../../support/seeded-random.js';
+import type { EventRecord } from '../../../src/events/mapping/index.js';
+import { compileLogfmtParser, parseLogfmtLine, type ParseRefusal } from '../../../src/events/parse.js';
+import { seededRandom } from '../../support/seeded-random.js';
 
 type Outcome = Record<string, string | undefined> | ParseRefusal;
 

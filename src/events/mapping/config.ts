@@ -3,7 +3,7 @@
 // snake_case; the parsed output is normalised (shorthands expanded, camelCase) so that the
 // compiler handles one form of each thing.
 import { z } from 'zod';
-import { duration } from '../component/schema.js';
+import { duration } from '../../component/schema.js';
 import { conditionsSchema, fieldName, isScalar, scalarText, wrongType, type Conditions } from './conditions.js';
 
 export const METRIC_TYPES = ['counter', 'updown', 'gauge', 'histogram'] as const;

@@ -8,7 +8,7 @@
 // Every line it would refuse (an unterminated quote, a quote in a key, a `=` with no key, text
 // after a closing quote, no pair at all) goes to `fallback`, the full parser, which gives the
 // refusal: the outcome for every line, refusal or record, is exactly the full parser's.
-import type { EventRecord } from '../../mapping/index.js';
+import type { EventRecord } from './mapping/index.js';
 import { afterByteOrderMark, FieldTexts, NameTable, propertyKey, SharedTexts } from './texts.js';
 
 const SPACE = 0x20;

@@ -1,0 +1,97 @@
+// From a receiver's config section to what handles its events: the line parser, the mapping
+// it feeds, and the refusal counter both report to; with the mapping's state saved and
+// brought back through whatever store the receiver keeps (joblog: its checkpoints).
+import type { Logger, ReceiverSettings } from '../component/types.js';
+import { compiledEventHandling, type EventHandlingConfig } from './config.js';
+import { compileMapping, fieldsRead, type EventMapper, type EventRecord, type MappingRefusal, type SavedState } from './mapping/index.js';
+import { compileLineParser, type LineParser, type ParseRefusal } from './parse.js';
+import { RefusalCounter } from './refusals.js';
+
+/** A receiver's saved state: a plain object written as JSON with its positions, or nothing yet. */
+export type SavedReceiverState = Record<string, unknown>;
+
+/**
+ * Where a receiver keeps its state: what was saved last (read once at start), and a provider
+ * asked for the state anew at each write.
+ */
+export interface ReceiverStateSlot {
+  state(): SavedReceiverState | undefined;
+  provideState(provider: () => SavedReceiverState | undefined): void;
+}
+
+/** The refusals parsing can produce with this config, before any mapping. */
+export function parseRefusals(config: Pick<EventHandlingConfig, 'format' | 'timestamp'>): ParseRefusal[] {
+  const reasons: ParseRefusal[] = ['empty_line'];
+  if (config.format === 'json') reasons.push('invalid_json', 'not_an_object', 'too_deep');
+  if (config.format === 'logfmt') reasons.push('invalid_logfmt');
+  if (config.format === 'regex') reasons.push('no_match');
+  if (config.timestamp !== undefined) reasons.push('missing_timestamp', 'invalid_timestamp');
+  return reasons;
+}
+
+export interface EventPipelineOptions {
+  /** Refusals the receiver itself reports (`line_too_long`, say), started at 0 with the parser's. */
+  receiverRefusals?: readonly string[];
+  /** Where the event being handled came from (a file, a topic), named in refusal logs. */
+  source?: () => string | undefined;
+}
+
+export class EventPipeline {
+  /** Parses one message and hands its record, if any, to the mapping. */
+  readonly parse: LineParser;
+  readonly mapper: EventMapper;
+  readonly refusals: RefusalCounter;
+  /** True when a record's time comes from one of its fields: `parse` then ignores its `receivedMs`. */
+  readonly recordTimeFromField: boolean;
+  private readonly receiverId: string;
+  private readonly logger: Logger;
+
+  constructor(
+    settings: Pick<ReceiverSettings, 'id' | 'logger' | 'meter' | 'telemetry'>,
+    config: EventHandlingConfig,
+    options: EventPipelineOptions = {},
+  ) {
+    const { id, logger, telemetry } = settings;
+    this.receiverId = id;
+    this.logger = logger;
+    const source = options.source ?? (() => undefined);
+    this.refusals = new RefusalCounter(telemetry, id, logger);
+    this.refusals.expect([...(options.receiverRefusals ?? []), ...parseRefusals(config)]);
+    const { lineParser, metrics } = compiledEventHandling(config);
+    this.mapper = compileMapping(metrics, {
+      meter: settings.meter,
+      onRefused: (reason: MappingRefusal) => this.refusals.refuse(reason, source()),
+    });
+    const sink = {
+      onRecord: (record: EventRecord, timeMs: number) => this.mapper.map(record, timeMs),
+      onRefused: (reason: ParseRefusal) => this.refusals.refuse(reason, source()),
+    };
+    // Parsers make strings of these fields only.
+    this.parse = compileLineParser(lineParser, sink, fieldsRead(metrics));
+    this.recordTimeFromField = config.timestamp !== undefined;
+  }
+
+  /** What the mapping keeps (open pairs, elapsed clocks, gauges' last values), or undefined when nothing. */
+  saveState(): SavedReceiverState | undefined {
+    const mapping = this.mapper.saveState();
+    return Object.keys(mapping).length === 0 ? undefined : { mapping };
+  }
+
+  /**
+   * Brings back what `saveState` gave, before any event comes. `savedAt` (ISO text), when the
+   * store adds it, lets elapsed clocks count the time the agent was down.
+   */
+  restoreState(saved: SavedReceiverState | undefined): void {
+    if (typeof saved?.mapping !== 'object' || saved.mapping === null) return;
+    const savedAt = typeof saved.savedAt === 'string' ? Date.parse(saved.savedAt) : NaN;
+    const now = Date.now();
+    const restored = this.mapper.restoreState(saved.mapping as SavedState, now, Number.isFinite(savedAt) ? savedAt : now);
+    if (restored > 0) this.logger.info({ receiver: this.receiverId, restored }, 'mapping state restored: open pairs, clocks and gauges');
+  }
+
+  /** Restores from `slot` what it holds, then has each of its writes save the mapping anew. */
+  keepStateIn(slot: ReceiverStateSlot): void {
+    this.restoreState(slot.state());
+    slot.provideState(() => this.saveState());
+  }
+}

@@ -4,7 +4,7 @@
 // applies and the state directory. Two configs with the same identity for an id describe the
 // same instance, so a reload keeps that instance running.
 import type { AgentConfig, ComponentConfig } from '../config/load.js';
-import { globToRegExp } from '../metrics/views.js';
+import { nameMatcher } from '../component/glob.js';
 
 export type GraphKind = 'receiver' | 'exporter';
 
@@ -68,7 +68,7 @@ function declared(config: AgentConfig, kind: GraphKind, id: string): ComponentCo
 
 /** The views of the config that may apply to the receiver `id`: those without a receiver, or whose receiver glob matches it. */
 function viewsFor(config: AgentConfig, id: string): unknown[] {
-  return config.views.filter((view) => view.receiver === undefined || globToRegExp(view.receiver).test(id));
+  return config.views.filter((view) => view.receiver === undefined || nameMatcher(view.receiver)(id));
 }
 
 export function receiverIdentity(config: AgentConfig, id: string): string {

@@ -1,5 +1,6 @@
 // The hostmetrics receiver: runs its scrapers on its own timer, every collection_interval,
 // and keeps the meter holding exactly what the last scrape found.
+import { Lifecycle, StatusOnChange } from '../../component/lifecycle.js';
 import type { Counter, Gauge, Receiver, ReceiverSettings } from '../../component/types.js';
 import type { HostmetricsConfig, ScraperName } from './config.js';
 import { createCpuScraper } from './cpu.js';
@@ -40,12 +41,12 @@ export class HostmetricsReceiver implements Receiver {
   private readonly scrapeErrors: Counter;
   private readonly scrapeDuration: Gauge;
   private readonly selfAttributes: { receiver: string };
-  private phase: 'created' | 'started' | 'stopped' = 'created';
+  private readonly lifecycle: Lifecycle;
+  private readonly status: StatusOnChange;
   private timer?: NodeJS.Timeout;
   private inFlight?: Promise<ScrapeResult>;
   /** Trouble seen by the previous scrape, so each new kind is logged once. */
   private knownTrouble = new Set<string>();
-  private reported?: string;
 
   constructor(
     private readonly settings: ReceiverSettings,
@@ -64,11 +65,15 @@ export class HostmetricsReceiver implements Receiver {
       description: 'How long the last host metrics scrape took.',
     });
     for (const scraper of this.scrapers) this.scrapeErrors.add(0, { ...this.selfAttributes, scraper: scraper.name });
+    this.status = new StatusOnChange(settings.status);
+    this.lifecycle = new Lifecycle(`receiver "${settings.id}"`, { start: (signal) => this.begin(signal), stop: () => this.end() });
   }
 
-  async start(signal: AbortSignal): Promise<void> {
-    if (this.phase !== 'created') throw new Error(`receiver "${this.settings.id}" was already started; create a new one`);
-    this.phase = 'started';
+  start(signal: AbortSignal): Promise<void> {
+    return this.lifecycle.start(signal);
+  }
+
+  private async begin(signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
     signal.addEventListener('abort', () => clearInterval(this.timer), { once: true });
     // The scrape loop must not keep the process alive by itself: the agent decides that.
@@ -82,16 +87,18 @@ export class HostmetricsReceiver implements Receiver {
    * another runs joins it. Never rejects.
    */
   scrape(): Promise<ScrapeResult> {
-    if (this.phase === 'stopped') return Promise.resolve({ failed: new Map(), problems: [], durationMs: 0 });
+    if (this.lifecycle.phase === 'stopped') return Promise.resolve({ failed: new Map(), problems: [], durationMs: 0 });
     this.inFlight ??= this.scrapeOnce().finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
   }
 
-  async shutdown(): Promise<void> {
-    if (this.phase === 'stopped') return;
-    this.phase = 'stopped';
+  shutdown(): Promise<void> {
+    return this.lifecycle.shutdown();
+  }
+
+  private async end(): Promise<void> {
     clearInterval(this.timer);
     await this.inFlight;
     // A stopped receiver says nothing more about the host.
@@ -136,11 +143,7 @@ export class HostmetricsReceiver implements Receiver {
     this.knownTrouble = trouble;
 
     const reason = trouble.size === 0 ? undefined : truncate([...trouble].join('; '));
-    const status = reason === undefined ? 'ok' : 'degraded';
-    if (`${status}|${reason}` !== this.reported) {
-      this.reported = `${status}|${reason}`;
-      this.settings.status.report(status, reason);
-    }
+    this.status.report(reason === undefined ? 'ok' : 'degraded', reason);
   }
 }
 

@@ -1,6 +1,8 @@
-// The hostmetrics receiver: runs its scrapers on its own timer, every collection_interval,
-// and keeps the meter holding exactly what the last scrape found.
-import { Lifecycle, StatusOnChange } from '../../component/lifecycle.js';
+// The hostmetrics receiver: runs its scrapers every collection_interval (the shared scrape
+// controller keeps the timer, one run at a time and the status), and keeps the meter holding
+// exactly what the last scrape found.
+import { Lifecycle } from '../../component/lifecycle.js';
+import { ScrapeController } from '../../component/scrape-controller.js';
 import type { Counter, Gauge, Receiver, ReceiverSettings } from '../../component/types.js';
 import type { HostmetricsConfig, ScraperName } from './config.js';
 import { createCpuScraper } from './cpu.js';
@@ -42,9 +44,7 @@ export class HostmetricsReceiver implements Receiver {
   private readonly scrapeDuration: Gauge;
   private readonly selfAttributes: { receiver: string };
   private readonly lifecycle: Lifecycle;
-  private readonly status: StatusOnChange;
-  private timer?: NodeJS.Timeout;
-  private inFlight?: Promise<ScrapeResult>;
+  private readonly controller: ScrapeController<ScrapeResult>;
   /** Trouble seen by the previous scrape, so each new kind is logged once. */
   private knownTrouble = new Set<string>();
 
@@ -65,7 +65,13 @@ export class HostmetricsReceiver implements Receiver {
       description: 'How long the last host metrics scrape took.',
     });
     for (const scraper of this.scrapers) this.scrapeErrors.add(0, { ...this.selfAttributes, scraper: scraper.name });
-    this.status = new StatusOnChange(settings.status);
+    this.controller = new ScrapeController({
+      name: `receiver "${settings.id}"`,
+      intervalMs: config.collection_interval,
+      scrape: () => this.scrapeOnce(),
+      problem: (result) => this.reportTrouble(result),
+      status: settings.status,
+    });
     this.lifecycle = new Lifecycle(`receiver "${settings.id}"`, { start: (signal) => this.begin(signal), stop: () => this.end() });
   }
 
@@ -74,11 +80,7 @@ export class HostmetricsReceiver implements Receiver {
   }
 
   private async begin(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return;
-    signal.addEventListener('abort', () => clearInterval(this.timer), { once: true });
-    // The scrape loop must not keep the process alive by itself: the agent decides that.
-    this.timer = setInterval(() => void this.scrape(), this.config.collection_interval).unref();
-    void this.scrape();
+    this.controller.start(signal);
   }
 
   /**
@@ -86,12 +88,17 @@ export class HostmetricsReceiver implements Receiver {
    * that are gone (an interface, a disk, a mount) are removed. A scrape asked for while
    * another runs joins it. Never rejects.
    */
-  scrape(): Promise<ScrapeResult> {
-    if (this.lifecycle.phase === 'stopped') return Promise.resolve({ failed: new Map(), problems: [], durationMs: 0 });
-    this.inFlight ??= this.scrapeOnce().finally(() => {
-      this.inFlight = undefined;
-    });
-    return this.inFlight;
+  async scrape(): Promise<ScrapeResult> {
+    if (this.lifecycle.phase === 'stopped') return { failed: new Map(), problems: [], durationMs: 0 };
+    return (await this.controller.run()) ?? { failed: new Map(), problems: [], durationMs: 0 };
+  }
+
+  /**
+   * A collection that comes while a scrape runs waits for it (until the collection's deadline),
+   * so it sees the host as one scrape found it; otherwise the last scrape's series are served.
+   */
+  collect(signal: AbortSignal): Promise<void> {
+    return this.controller.collect(signal);
   }
 
   shutdown(): Promise<void> {
@@ -99,8 +106,7 @@ export class HostmetricsReceiver implements Receiver {
   }
 
   private async end(): Promise<void> {
-    clearInterval(this.timer);
-    await this.inFlight;
+    await this.controller.stop();
     // A stopped receiver says nothing more about the host.
     const meter = this.settings.meter;
     meter.sweep(meter.mark());
@@ -126,12 +132,11 @@ export class HostmetricsReceiver implements Receiver {
       }
     });
     this.scrapeDuration.set(result.durationMs / 1000, this.selfAttributes);
-    this.reportTrouble(result);
     return result;
   }
 
-  /** Logs each new kind of trouble once, and keeps the status in step with the last scrape. */
-  private reportTrouble(result: ScrapeResult): void {
+  /** Logs each new kind of trouble once; the reason the status is degraded, if any. */
+  private reportTrouble(result: ScrapeResult): string | undefined {
     const trouble = new Set<string>();
     for (const [scraper, error] of result.failed) trouble.add(`${scraper}: ${error}`);
     for (const problem of result.problems) trouble.add(problem);
@@ -142,8 +147,7 @@ export class HostmetricsReceiver implements Receiver {
     if (trouble.size === 0 && this.knownTrouble.size > 0) logger.info({ receiver: this.settings.id }, 'host metrics scrape complete again');
     this.knownTrouble = trouble;
 
-    const reason = trouble.size === 0 ? undefined : truncate([...trouble].join('; '));
-    this.status.report(reason === undefined ? 'ok' : 'degraded', reason);
+    return trouble.size === 0 ? undefined : truncate([...trouble].join('; '));
   }
 }
 

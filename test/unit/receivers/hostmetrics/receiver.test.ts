@@ -109,9 +109,23 @@ describe('lifecycle', () => {
 
   it('joins a scrape asked for while one runs', async () => {
     const { receiver } = receiverOn(copyOfHost());
-    const first = receiver.scrape();
-    expect(receiver.scrape()).toBe(first);
-    await first;
+    const [first, second] = await Promise.all([receiver.scrape(), receiver.scrape()]);
+    expect(second).toBe(first);
+    expect(await receiver.scrape()).not.toBe(first);
+  });
+
+  it('makes a collection that comes during a scrape wait for it, and one between scrapes return at once', async () => {
+    const root = copyOfHost();
+    const { receiver, settings } = receiverOn(root);
+    await receiver.scrape();
+    writeFileSync(path.join(root, 'proc/loadavg'), '3.50 1.20 0.80 2/1400 1880300\n');
+    // Between scrapes the collection serves what the last one found.
+    await receiver.collect(new AbortController().signal);
+    expect(valueOf(settings.meter, 'system.cpu.load_average.1m')).toBe(1.42);
+    const scraping = receiver.scrape();
+    await receiver.collect(new AbortController().signal);
+    expect(valueOf(settings.meter, 'system.cpu.load_average.1m')).toBe(3.5);
+    await scraping;
   });
 });
 

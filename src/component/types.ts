@@ -120,9 +120,14 @@ export interface Processor {
   process(metrics: ResourceMetrics): ResourceMetrics;
 }
 
+/**
+ * The deadline of one collection: the receivers' `collect(signal)` abort when it passes, and
+ * those that did not refresh by then are exported stale. An exporter passes `signal` (its own
+ * scrape deadline, so there is one); `timeoutMs` is for callers without one.
+ */
 export interface CollectOptions {
-  /** Abort after this many milliseconds; receivers that did not refresh are exported stale. */
-  timeoutMs: number;
+  signal?: AbortSignal;
+  timeoutMs?: number;
 }
 
 /** The metrics an exporter serves: the output of every pipeline that names it. */

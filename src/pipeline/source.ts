@@ -32,15 +32,30 @@ export interface PipelineSourceOptions {
   onError?: (component: string, reason: string) => void;
 }
 
-function deadline(ms: number, controller: AbortController): { promise: Promise<void>; cancel(): void } {
+/** The collection's one deadline: the caller's signal, or a timer of `timeoutMs`, whichever aborts first. */
+function deadline({ signal, timeoutMs }: CollectOptions, controller: AbortController): { promise: Promise<void>; cancel(): void } {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const promise = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      controller.abort(new Error(`collection deadline of ${ms}ms passed`));
+    const abort = (reason: unknown) => {
+      controller.abort(reason);
       resolve();
-    }, ms);
+    };
+    if (timeoutMs !== undefined) timer = setTimeout(() => abort(new Error(`collection deadline of ${timeoutMs}ms passed`)), timeoutMs);
+    if (signal?.aborted) abort(signal.reason);
+    else if (signal) signal.addEventListener('abort', (onAbort = () => abort(signal.reason)), { once: true });
   });
-  return { promise, cancel: () => clearTimeout(timer) };
+  return {
+    promise,
+    cancel: () => {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+function reasonOf(signal: AbortSignal): string {
+  return signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
 }
 
 /** What a reload swaps under a running exporter. */
@@ -70,13 +85,13 @@ export class PipelineSource implements MetricSource {
 
   collect(options: CollectOptions): Promise<ResourceMetrics[]> {
     // Concurrent scrapes share one collection.
-    this.inFlight ??= this.run(options.timeoutMs).finally(() => {
+    this.inFlight ??= this.run(options).finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
   }
 
-  private async run(timeoutMs: number): Promise<ResourceMetrics[]> {
+  private async run(options: CollectOptions): Promise<ResourceMetrics[]> {
     const { pipelines, resource, self, logger, onError } = this.options;
     const receivers = new Map<string, ReceiverNode>();
     for (const pipeline of pipelines) for (const node of pipeline.receivers) receivers.set(node.id, node);
@@ -94,11 +109,12 @@ export class PipelineSource implements MetricSource {
           pending.delete(node.id);
         }
       });
-      const timer = deadline(timeoutMs, controller);
+      const timer = deadline(options, controller);
       await Promise.race([Promise.all(refreshes), timer.promise]);
       timer.cancel();
       // What the late receivers hold is exported as it is: stale beats a hung scrape.
-      for (const id of pending) onError?.(id, `refresh missed the ${timeoutMs}ms collection deadline`);
+      const missed = options.timeoutMs !== undefined && !options.signal?.aborted ? `the ${options.timeoutMs}ms collection deadline` : `the collection deadline (${reasonOf(controller.signal)})`;
+      for (const id of pending) onError?.(id, `refresh missed ${missed}`);
     }
 
     const scopes = new Map<string, ScopeMetrics>();

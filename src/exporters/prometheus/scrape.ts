@@ -1,4 +1,7 @@
-// One scrape: collect from the source, serialise, maybe gzip, all under a deadline.
+// One scrape: collect from the source, serialise, maybe gzip. The collection has one deadline,
+// `collection_timeout`: it aborts the source's signal, which aborts the receivers' refreshes, and
+// the source answers with what the receivers hold (stale, for those that were late). Only a source
+// that has not settled a grace after the abort makes a scrape 503.
 // Concurrent scrapes share the work: at most one `source.collect` runs at any time.
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
@@ -7,6 +10,13 @@ import type { MetricSource } from '../../component/types.js';
 import { serializeBytes, type SerializedBytes, type SerializeOptions } from './serializer.js';
 
 const gzip = promisify(gzipCallback);
+
+/**
+ * How long a source may take to settle after its deadline aborted it. One that honours the
+ * signal only reads what its meters hold (milliseconds, even for 100,000 series); one still
+ * running after this ignores the signal, and the scrape is answered 503.
+ */
+export const ABORT_GRACE_MS = 1000;
 
 export type ExpositionFormat = 'text' | 'openmetrics';
 
@@ -67,6 +77,8 @@ export function oneLine(error: unknown): string {
 
 interface Round {
   metrics: Promise<ResourceMetrics[]>;
+  /** Ends the deadline's timer and the exporter-stop listener once the round settled. */
+  release(): void;
   settled: boolean;
   /** Scrapes waiting on this round; it stays current while any does or while collect runs. */
   waiting: number;
@@ -77,8 +89,12 @@ interface Round {
 export interface SharedScrapeOptions {
   source: MetricSource;
   serializeOptions: Omit<SerializeOptions, 'format'>;
-  /** Deadline of one scrape, from its arrival to its answer. */
+  /** The collection's deadline: the source's signal aborts this long after the collection began. */
   timeoutMs: number;
+  /** After the abort, how long the source may take to settle before scrapes get 503; ABORT_GRACE_MS by default. */
+  abortGraceMs?: number;
+  /** Aborts the collection in progress, as its deadline would: the exporter's stop. */
+  signal?: AbortSignal;
   /** Called once per failed collection (not once per waiting scrape). */
   onCollectFailure(reason: string): void;
 }
@@ -88,19 +104,24 @@ export class SharedScrape {
 
   constructor(private readonly options: SharedScrapeOptions) {}
 
-  /** Metrics in `format`, or a ScrapeError (500 failed, 503 deadline passed). */
+  /**
+   * Metrics in `format`, or a ScrapeError: 500 when collection or serialisation failed, 503 when
+   * the source did not settle within the grace after its deadline.
+   */
   async scrape(format: ExpositionFormat, wantGzip: boolean): Promise<Exposition> {
     const round = this.joinRound();
     round.waiting += 1;
+    // A scrape that joins a round waits at most as long as one that started it would.
+    const { timeoutMs, abortGraceMs = ABORT_GRACE_MS } = this.options;
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
+    const ignored = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new ScrapeError(503, `collection did not finish within ${this.options.timeoutMs}ms`)),
-        this.options.timeoutMs,
+        () => reject(new ScrapeError(503, `collection did not stop at its ${timeoutMs}ms deadline (waited ${abortGraceMs}ms more)`)),
+        timeoutMs + abortGraceMs,
       );
     });
     try {
-      return await Promise.race([this.exposition(round, format, wantGzip), deadline]);
+      return await Promise.race([this.exposition(round, format, wantGzip), ignored]);
     } finally {
       clearTimeout(timer);
       round.waiting -= 1;
@@ -110,7 +131,17 @@ export class SharedScrape {
 
   private joinRound(): Round {
     if (this.round) return this.round;
-    const round: Round = { metrics: this.collect(), settled: false, waiting: 0, outputs: new Map(), gzipped: new Map() };
+    const { timeoutMs, signal } = this.options;
+    const abort = new AbortController();
+    const deadline = setTimeout(() => abort.abort(new Error(`collection_timeout of ${timeoutMs}ms passed`)), timeoutMs);
+    const onStop = () => abort.abort(signal!.reason);
+    if (signal?.aborted) onStop();
+    else signal?.addEventListener('abort', onStop, { once: true });
+    const release = () => {
+      clearTimeout(deadline);
+      signal?.removeEventListener('abort', onStop);
+    };
+    const round: Round = { metrics: this.collect(abort.signal), release, settled: false, waiting: 0, outputs: new Map(), gzipped: new Map() };
     round.metrics.then(
       () => this.settle(round),
       () => this.settle(round),
@@ -119,11 +150,9 @@ export class SharedScrape {
     return round;
   }
 
-  private async collect(): Promise<ResourceMetrics[]> {
+  private async collect(signal: AbortSignal): Promise<ResourceMetrics[]> {
     try {
-      // Most of the budget goes to the source, which returns stale data rather than
-      // nothing when a receiver is slow; the rest is for serialising.
-      return await this.options.source.collect({ timeoutMs: Math.max(1, Math.floor(this.options.timeoutMs * 0.9)) });
+      return await this.options.source.collect({ signal });
     } catch (error) {
       const reason = `collection failed: ${oneLine(error)}`;
       this.options.onCollectFailure(reason);
@@ -132,6 +161,7 @@ export class SharedScrape {
   }
 
   private settle(round: Round): void {
+    round.release();
     round.settled = true;
     this.releaseIfDone(round);
   }

@@ -83,6 +83,29 @@ describe('PipelineSource', () => {
     expect(errors).toEqual(['hung: refresh missed the 50ms collection deadline']);
   });
 
+  it('aborts the receivers\' refreshes when the caller\'s signal aborts, and serves what they hold', async () => {
+    const errors: string[] = [];
+    let reason: unknown;
+    const hung = node('hung', {
+      start: async () => {},
+      shutdown: async () => {},
+      collect: (signal) => new Promise(() => signal.addEventListener('abort', () => (reason = signal.reason))),
+    });
+    const source = new PipelineSource({
+      pipelines: [{ name: 'metrics', receivers: [hung], processors: [] }],
+      resource,
+      logger: silentLogger(),
+      onError: (component, why) => errors.push(`${component}: ${why}`),
+    });
+    const deadline = new AbortController();
+    const collecting = source.collect({ signal: deadline.signal });
+    deadline.abort(new Error('collection_timeout of 50ms passed'));
+    const [result] = await collecting;
+    expect(result.scopeMetrics[0].metrics[0].dataPoints[0].value).toBe(1);
+    expect((reason as Error).message).toBe('collection_timeout of 50ms passed');
+    expect(errors).toEqual(['hung: refresh missed the collection deadline (collection_timeout of 50ms passed)']);
+  });
+
   it('drops only the pipeline whose processor throws, and appends the agent\'s own metrics', async () => {
     const errors: string[] = [];
     const broken: Processor = {

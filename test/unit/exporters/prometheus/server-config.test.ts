@@ -144,10 +144,33 @@ describe('SharedScrape', () => {
     expect(failures).toEqual([]);
   });
 
-  it('answers each scrape by its own deadline and never runs two collections at once', async () => {
-    const { source, open } = gatedSource();
+  it('aborts the source at the deadline and serves what it then returns', async () => {
+    const source = new TestSource(
+      () => new Promise((resolve) => source.lastOptions!.signal!.addEventListener('abort', () => resolve(sampleMetrics()), { once: true })),
+    );
     const shared = new SharedScrape({ source, serializeOptions: {}, timeoutMs: 50, onCollectFailure: () => undefined });
-    await expect(shared.scrape('text', false)).rejects.toEqual(new ScrapeError(503, 'collection did not finish within 50ms'));
+    expect((await shared.scrape('text', false)).body.toString()).toContain('test_requests_total');
+    expect(source.lastOptions?.timeoutMs).toBeUndefined();
+    expect((source.lastOptions?.signal?.reason as Error).message).toBe('collection_timeout of 50ms passed');
+  });
+
+  it('aborts the collection in progress when its stop signal aborts', async () => {
+    const stop = new AbortController();
+    const source = new TestSource(
+      () => new Promise((resolve) => source.lastOptions!.signal!.addEventListener('abort', () => resolve(sampleMetrics()), { once: true })),
+    );
+    const shared = new SharedScrape({ source, serializeOptions: {}, timeoutMs: 60_000, signal: stop.signal, onCollectFailure: () => undefined });
+    const scrape = shared.scrape('text', false);
+    stop.abort(new Error('exporter stopped'));
+    expect((await scrape).body.toString()).toContain('test_requests_total');
+    expect((source.lastOptions?.signal?.reason as Error).message).toBe('exporter stopped');
+  });
+
+  // A 503 now means the source ignored its abort: one that honours it is served stale (above).
+  it('answers 503 when the source does not settle after its deadline, and never runs two collections at once', async () => {
+    const { source, open } = gatedSource();
+    const shared = new SharedScrape({ source, serializeOptions: {}, timeoutMs: 50, abortGraceMs: 50, onCollectFailure: () => undefined });
+    await expect(shared.scrape('text', false)).rejects.toEqual(new ScrapeError(503, 'collection did not stop at its 50ms deadline (waited 50ms more)'));
     const late = shared.scrape('text', false);
     open();
     // The scrape that joined the late collection gets its result.

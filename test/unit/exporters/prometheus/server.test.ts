@@ -97,11 +97,15 @@ describe('GET /metrics', () => {
     expect(source.calls).toBe(2);
   });
 
-  it('gives the source a deadline below collection_timeout', async () => {
-    const source = new TestSource();
-    const { port } = await serve({ collection_timeout: '2s' }, testHarness(source));
-    await fetchFrom(port);
-    expect(source.lastOptions?.timeoutMs).toBe(1800);
+  it('aborts the source at collection_timeout, the one deadline, and serves what it returns then', async () => {
+    const source = new TestSource(
+      () => new Promise((resolve) => source.lastOptions!.signal!.addEventListener('abort', () => resolve(sampleMetrics()), { once: true })),
+    );
+    const { port } = await serve({ collection_timeout: '200ms' }, testHarness(source));
+    const reply = await fetchFrom(port);
+    expect(reply.status).toBe(200);
+    expect(reply.body.toString()).toContain('test_requests_total');
+    expect((source.lastOptions?.signal?.reason as Error).message).toBe('collection_timeout of 200ms passed');
   });
 
   it('answers 503 with a one-line reason when the source never resolves, and keeps serving', async () => {
@@ -110,8 +114,8 @@ describe('GET /metrics', () => {
     const { port } = await serve({ collection_timeout: '200ms' }, harness);
     const reply = await fetchFrom(port);
     expect(reply.status).toBe(503);
-    expect(reply.body.toString()).toBe('collection did not finish within 200ms\n');
-    expect(harness.statuses.at(-1)).toEqual({ status: 'degraded', reason: 'collection did not finish within 200ms' });
+    expect(reply.body.toString()).toBe('collection did not stop at its 200ms deadline (waited 1000ms more)\n');
+    expect(harness.statuses.at(-1)).toEqual({ status: 'degraded', reason: 'collection did not stop at its 200ms deadline (waited 1000ms more)' });
     // The hung collection is not started again; the next scrape waits on it and times out too.
     const again = await fetchFrom(port);
     expect(again.status).toBe(503);

@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 import { HEALTH_ROUTES, sendText, serveHealthRoute } from '../../telemetry/health.js';
+import { Lifecycle, StatusOnChange } from '../../component/lifecycle.js';
 import type { Component, ExporterSettings, Counter, Gauge, Histogram, UpDownCounter } from '../../component/types.js';
 import { basicAuthenticator, bearerAuthenticator, TokenFile, type Authenticator, type BasicAuthOptions } from './auth.js';
 import type { PrometheusExporterConfig } from './config.js';
@@ -59,8 +60,6 @@ export interface PrometheusExporterOptions {
   basicAuth?: Omit<BasicAuthOptions, 'now'>;
 }
 
-type Lifecycle = 'new' | 'starting' | 'running' | 'stopped';
-
 export class PrometheusExporter implements Component {
   private readonly scrapeWork: SharedScrape;
   private readonly self: SelfMetrics;
@@ -69,8 +68,8 @@ export class PrometheusExporter implements Component {
   private readonly droppedReasons = new Set<string>();
   /** Why the exporter is degraded, by cause; empty means ok. */
   private readonly problems = new Map<ProblemCause, string>();
-  private lifecycle: Lifecycle = 'new';
-  private starting?: Promise<void>;
+  private readonly lifecycle: Lifecycle;
+  private readonly status: StatusOnChange;
   private server?: HttpServer | HttpsServer;
   private reloader?: CertificateReloader;
   private authenticator?: Authenticator;
@@ -82,9 +81,16 @@ export class PrometheusExporter implements Component {
     private readonly config: PrometheusExporterConfig,
     private readonly options: PrometheusExporterOptions = {},
   ) {
+    this.status = new StatusOnChange(settings.status);
+    this.lifecycle = new Lifecycle(`prometheus exporter "${settings.id}"`, {
+      start: (signal) => this.listen(signal),
+      stop: () => this.close(),
+    });
     this.scrapeWork = new SharedScrape({
       source: settings.source,
       timeoutMs: config.collection_timeout,
+      // A collection in progress when the exporter stops ends as its deadline would.
+      signal: this.lifecycle.signal,
       serializeOptions: {
         namespace: config.namespace || undefined,
         constLabels: config.const_labels,
@@ -133,13 +139,8 @@ export class PrometheusExporter implements Component {
     };
   }
 
-  start(signal?: AbortSignal): Promise<void> {
-    if (this.lifecycle !== 'new') {
-      return Promise.reject(new Error(`prometheus exporter "${this.settings.id}": already started or shut down; create a new instance to restart`));
-    }
-    this.lifecycle = 'starting';
-    this.starting = this.listen(signal);
-    return this.starting;
+  start(signal: AbortSignal = new AbortController().signal): Promise<void> {
+    return this.lifecycle.start(signal);
   }
 
   /** Where the server listens (the real port when the endpoint asked for port 0); undefined when not listening. */
@@ -149,11 +150,12 @@ export class PrometheusExporter implements Component {
     return { host: (address as AddressInfo).address, port: (address as AddressInfo).port };
   }
 
-  async shutdown(): Promise<void> {
-    if (this.lifecycle === 'stopped') return;
-    const wasStarting = this.lifecycle === 'starting';
-    this.lifecycle = 'stopped';
-    if (wasStarting) await this.starting?.catch(() => undefined);
+  shutdown(): Promise<void> {
+    return this.lifecycle.shutdown();
+  }
+
+  /** The exporter's own stop, once, after any start in progress has ended. */
+  private async close(): Promise<void> {
     this.reloader?.stop();
     await this.authenticator?.close?.();
     const server = this.server;
@@ -169,7 +171,7 @@ export class PrometheusExporter implements Component {
     });
   }
 
-  private async listen(signal: AbortSignal | undefined): Promise<void> {
+  private async listen(signal: AbortSignal): Promise<void> {
     const { id, logger } = this.settings;
     const config = this.config;
     const fail = (reason: string) => new Error(`prometheus exporter "${id}": ${reason}`);
@@ -250,7 +252,7 @@ export class PrometheusExporter implements Component {
     });
     this.server = server;
 
-    if (signal?.aborted) throw fail('start aborted');
+    if (signal.aborted) throw fail('start aborted');
     const { host, port } = parseEndpoint(config.endpoint);
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error) => reject(fail(`cannot listen on ${config.endpoint}: ${error.message}`));
@@ -265,8 +267,7 @@ export class PrometheusExporter implements Component {
       this.setProblem('server', `server error: ${oneLine(error)}`);
     });
     this.reloader?.start();
-    if (this.lifecycle === 'starting') this.lifecycle = 'running';
-    this.settings.status.report('ok');
+    this.status.report('ok');
     const bound = this.address();
     logger.info({ exporter: id, endpoint: bound ? `${bound.host}:${bound.port}` : config.endpoint, tls: Boolean(config.tls) }, 'serving metrics');
   }
@@ -370,14 +371,13 @@ export class PrometheusExporter implements Component {
   }
 
   private setProblem(cause: ProblemCause, reason: string): void {
-    if (this.problems.get(cause) === reason) return;
     this.problems.set(cause, reason);
-    this.settings.status.report('degraded', [...this.problems.values()].join('; '));
+    this.status.report('degraded', [...this.problems.values()].join('; '));
   }
 
   private clearProblem(cause: ProblemCause): void {
     if (!this.problems.delete(cause)) return;
-    if (this.problems.size === 0) this.settings.status.report('ok');
-    else this.settings.status.report('degraded', [...this.problems.values()].join('; '));
+    if (this.problems.size === 0) this.status.report('ok');
+    else this.status.report('degraded', [...this.problems.values()].join('; '));
   }
 }

@@ -274,7 +274,7 @@ describe('lifecycle', () => {
     await first.shutdown();
     await first.shutdown();
     await expect(fetchFrom(port, { path: '/ready' })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
-    await expect(first.start(new AbortController().signal)).rejects.toThrow(/create a new instance/);
+    await expect(first.start(new AbortController().signal)).rejects.toThrow('prometheus exporter "prometheus/test" was already started; create a new one');
 
     const config = prometheusFactory.configSchema.parse({ endpoint: `127.0.0.1:${port}` });
     const second = prometheusFactory.create(testHarness().settings, config) as PrometheusExporter;
@@ -290,6 +290,8 @@ describe('lifecycle', () => {
     while (source.calls === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     await exporter.shutdown();
     await expect(inFlight).rejects.toThrow(/socket hang up|ECONNRESET/);
+    // The stop aborted the collection too, as its deadline would have.
+    expect(source.lastOptions?.signal?.aborted).toBe(true);
   });
 
   it('rejects start with a message naming the endpoint when the port is taken', async () => {

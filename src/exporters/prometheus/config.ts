@@ -39,7 +39,10 @@ export const configSchema = z
     const_labels: z.record(z.string(), z.string()).default({}),
     add_metric_suffixes: z.boolean().default(true),
     target_info: z.boolean().default(true),
-    /** Deadline for one scrape: collection plus serialisation. */
+    /**
+     * The collection's one deadline: it aborts the receivers' refreshes, and those that were
+     * late are served as they last were. 503 only when the source has not settled 1s later.
+     */
     collection_timeout: duration()
       .prefault('5s')
       .refine((ms) => ms > 0, { message: 'must be more than 0s' }),

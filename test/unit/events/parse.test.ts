@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { expectedMessage, pathText } from '../../../src/config/errors.js';
 import { compileMapping, fieldsRead, metricsSchema, type EventRecord, type MappingRefusal } from '../../../src/events/mapping/index.js';
 import { MetricStore } from '../../../src/metrics/store.js';
+import { points } from '../../support/metric-sink.js';
 import {
   compileLineParser,
   compileRegexParser,
@@ -328,9 +329,8 @@ describe('parser and mapper together', () => {
     expect(good).toBe(2_500);
     expect([...expected.values()].reduce((a, b) => a + b)).toBe(10_000);
 
-    const metrics = store.collect().metrics;
-    const jobs = metrics.find((m) => m.descriptor.name === 'jobs')!.dataPoints as Array<{ value: number }>;
-    const duration = metrics.find((m) => m.descriptor.name === 'job.duration')!.dataPoints as Array<{ value: { count: number; sum: number } }>;
+    const jobs = points(store, 'jobs');
+    const duration = points<{ count: number; sum: number }>(store, 'job.duration');
     // A line refused for its status still has its duration recorded, and one refused for
     // its duration still counts as a job: each measurement stands alone.
     const unmappedStatus = expected.get('unmapped_value')!;

@@ -1,6 +1,7 @@
 // Reading back what a component produced: the metrics a MetricStore holds (a receiver's meter,
 // the agent's telemetry), a processor's output, or an exporter's collection, by metric name
 // and attributes. A store is collected again at each call, so a read sees its current state.
+// A scrape's text is read by test/support/exposition.ts.
 import type { Attributes } from '@opentelemetry/api';
 import type { DataPoint, MetricData, ResourceMetrics, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 

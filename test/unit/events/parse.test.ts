@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { expectedMessage, pathText } from '../../../src/config/errors.js';
 import { compileMapping, fieldsRead, metricsSchema, type EventRecord, type MappingRefusal } from '../../../src/events/mapping/index.js';
 import { MetricStore } from '../../../src/metrics/store.js';
-import { points } from '../../support/metric-sink.js';
 import {
   compileLineParser,
   compileRegexParser,
@@ -16,6 +15,7 @@ import {
   type LineParserConfig,
   type ParseRefusal,
 } from '../../../src/events/parse.js';
+import { points } from '../../support/metric-sink.js';
 
 /** Own fields as a plain object, so records of any prototype compare by content. */
 function fields(result: EventRecord | string): Record<string, string | undefined> | string {

@@ -6,7 +6,8 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/receivers/hostmetrics/config.js';
 import { HostmetricsReceiver } from '../../src/receivers/hostmetrics/receiver.js';
-import { attributeValues, points, testSettings, valueOf } from '../unit/receivers/hostmetrics/helpers.js';
+import { attributeValues, points, valueOf } from '../support/metric-sink.js';
+import { testSettings } from '../support/settings.js';
 
 function receiver(config: Record<string, unknown> = {}) {
   const settings = testSettings();

@@ -26,21 +26,10 @@ import { CheckpointStore } from '../../src/receivers/joblog/checkpoint.js';
 import { Tailer } from '../../src/receivers/joblog/tailer.js';
 import type { RefusalReason, TailerOptions } from '../../src/receivers/joblog/tailer.js';
 import { silentLogger } from '../../src/telemetry/silent-logger.js';
+import { eventually } from '../support/eventually.js';
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TEST_TIMEOUT_MS = 60_000;
-
-async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-    }
-    await delay(25);
-  }
-}
 
 /** Writes numbered lines (`line 000042 ...`) and remembers how many it wrote. */
 class NumberedWriter {

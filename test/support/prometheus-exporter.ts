@@ -9,17 +9,16 @@ import { AggregationTemporality, DataPointType, type ResourceMetrics } from '@op
 import type {
   CollectOptions,
   ComponentHealth,
-  ComponentStatus,
   Counter,
   ExporterSettings,
   Gauge,
   Histogram,
-  Logger,
   Meter,
   MetricSource,
   UpDownCounter,
 } from '../../src/component/types.js';
 import { prometheusFactory, type PrometheusExporter } from '../../src/exporters/prometheus/index.js';
+import { testExporterSettings, type RecordingLogger, type ReportedStatus } from './settings.js';
 
 /** One counter `test.requests` (unit `{requests}`) with `value`, under a resource naming the test. */
 export function sampleMetrics(value = 42): ResourceMetrics[] {
@@ -63,17 +62,6 @@ export class TestSource implements MetricSource {
   }
 }
 
-export interface LogEntry {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  fields: object;
-  msg?: string;
-}
-
-export function recordingLogger(entries: LogEntry[] = []): Logger & { entries: LogEntry[] } {
-  const at = (level: LogEntry['level']) => (fields: object, msg?: string) => void entries.push({ level, fields, msg });
-  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => recordingLogger(entries) };
-}
-
 export interface Recorded {
   instrument: string;
   op: string;
@@ -100,27 +88,23 @@ export function recordingMeter(records: Recorded[] = []): Meter & { records: Rec
 export interface TestHarness {
   settings: ExporterSettings;
   source: TestSource;
-  logger: ReturnType<typeof recordingLogger>;
+  logger: RecordingLogger;
   telemetry: ReturnType<typeof recordingMeter>;
-  statuses: Array<{ status: ComponentStatus; reason?: string }>;
+  statuses: ReportedStatus[];
   health: { ready: boolean; components: ComponentHealth[] };
 }
 
 export function testHarness(source = new TestSource()): TestHarness {
   const health = { ready: true, components: [] as ComponentHealth[] };
-  const statuses: TestHarness['statuses'] = [];
-  const logger = recordingLogger();
   const telemetry = recordingMeter();
-  const settings: ExporterSettings = {
+  const base = testExporterSettings({
     id: 'prometheus/test',
-    logger,
-    status: { report: (status, reason) => void statuses.push({ status, reason }) },
-    stateDir: '/nonexistent',
-    telemetry,
     source,
     health: { ready: () => health.ready, components: () => health.components },
-  };
-  return { settings, source, logger, telemetry, statuses, health };
+  });
+  // The exporter's own metrics are checked as the calls it makes, not as collected series.
+  const settings: ExporterSettings = { ...base, telemetry };
+  return { settings, source, logger: base.logger, telemetry, statuses: base.statuses, health };
 }
 
 /** Validates `yamlConfig` (as the YAML would read) through the factory's schema, creates and starts the exporter. */

@@ -6,13 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { builtinFactories } from '../../src/components.js';
 import { loadConfig, loadConfigText, type AgentConfig } from '../../src/config/load.js';
 import { formatDuration, printConfig } from '../../src/config/redact.js';
+import { componentFolders, repositoryRoot } from '../support/component-examples.js';
 
-const root = join(import.meta.dirname, '../..');
-const componentExamples = ['receivers', 'processors', 'exporters'].flatMap((kind) =>
-  readdirSync(join(root, 'src', kind), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(root, 'src', kind, entry.name, 'example.yaml')))
-    .map((entry) => join(root, 'src', kind, entry.name, 'example.yaml')),
-);
+const root = repositoryRoot;
+const componentExamples = componentFolders()
+  .map(({ example }) => example)
+  .filter((file) => existsSync(file));
 const examples = [
   ...readdirSync(join(root, 'config/examples'))
     .filter((name) => name.endsWith('.yaml'))
@@ -28,8 +27,16 @@ describe('shipped configs', () => {
   });
 
   it('finds the example beside each component that has one', () => {
+    // That every registered component has one is checked by test/contract/lifecycle.test.ts.
     expect(componentExamples.map((file) => file.slice(root.length + 1)).sort()).toEqual(
-      expect.arrayContaining(['src/exporters/prometheus/example.yaml', 'src/receivers/joblog/example.yaml']),
+      expect.arrayContaining([
+        'src/exporters/prometheus/example.yaml',
+        'src/processors/attributes/example.yaml',
+        'src/processors/filter/example.yaml',
+        'src/processors/resource/example.yaml',
+        'src/receivers/hostmetrics/example.yaml',
+        'src/receivers/joblog/example.yaml',
+      ]),
     );
   });
 

@@ -15,6 +15,7 @@ import {
   type LineParserConfig,
   type ParseRefusal,
 } from '../../../src/events/parse.js';
+import { points } from '../../support/metric-sink.js';
 
 /** Own fields as a plain object, so records of any prototype compare by content. */
 function fields(result: EventRecord | string): Record<string, string | undefined> | string {
@@ -328,9 +329,8 @@ describe('parser and mapper together', () => {
     expect(good).toBe(2_500);
     expect([...expected.values()].reduce((a, b) => a + b)).toBe(10_000);
 
-    const metrics = store.collect().metrics;
-    const jobs = metrics.find((m) => m.descriptor.name === 'jobs')!.dataPoints as Array<{ value: number }>;
-    const duration = metrics.find((m) => m.descriptor.name === 'job.duration')!.dataPoints as Array<{ value: { count: number; sum: number } }>;
+    const jobs = points(store, 'jobs');
+    const duration = points<{ count: number; sum: number }>(store, 'job.duration');
     // A line refused for its status still has its duration recorded, and one refused for
     // its duration still counts as a job: each measurement stands alone.
     const unmappedStatus = expected.get('unmapped_value')!;

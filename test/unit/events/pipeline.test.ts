@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { configSchema as joblogSchema } from '../../../src/receivers/joblog/config.js';
 import { EventPipeline, eventMetricsSchema, eventParsingShape, checkEventHandling, type EventHandlingConfig, type SavedReceiverState } from '../../../src/events/index.js';
 import { z } from 'zod';
-import { testSettings, valueOf } from '../receivers/hostmetrics/helpers.js';
+import { metric, valueOf } from '../../support/metric-sink.js';
+import { testSettings } from '../../support/settings.js';
 
 /** A receiver schema of its own built from the shared keys, as the MQTT receiver's will be. */
 const topicReceiverSchema = z
@@ -67,7 +68,7 @@ describe('EventPipeline', () => {
     send('{"kind":"job","event":"completed","result":"success","job_id":"7","time":"104.5"}', 0);
     expect(send('{"kind":"job","event":"completed","job_id":"8","time":"soon"}')).toBe('refused');
     expect(refused('invalid_timestamp')).toBe(1);
-    const duration = settings.meter.collect().metrics.find((metric) => metric.descriptor.name === 'job.duration');
+    const duration = metric(settings.meter, 'job.duration');
     expect(duration?.dataPoints.map((point) => (point.value as { sum?: number }).sum)).toEqual([4.5]);
   });
 
@@ -88,7 +89,7 @@ describe('EventPipeline', () => {
     expect(second.events.mapper.openPairs()).toBe(1);
     second.send('{"kind":"job","event":"completed","result":"success","job_id":"42"}', Date.now());
     expect(second.events.mapper.openPairs()).toBe(0);
-    const duration = second.settings.meter.collect().metrics.find((metric) => metric.descriptor.name === 'job.duration');
+    const duration = metric(second.settings.meter, 'job.duration');
     expect(duration?.dataPoints).toHaveLength(1);
   });
 

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { MetricStore } from '../../../src/metrics/store.js';
 import { RefusalCounter } from '../../../src/events/refusals.js';
-import { RecordingLogger, valueOf } from '../receivers/hostmetrics/helpers.js';
+import { valueOf } from '../../support/metric-sink.js';
+import { RecordingLogger } from '../../support/settings.js';
 
 function counter() {
   let now = 1_000_000;

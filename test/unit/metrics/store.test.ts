@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
+import { DataPointType } from '@opentelemetry/sdk-metrics';
 import { MetricStore, OVERFLOW_ATTRIBUTES } from '../../../src/metrics/store.js';
 import { ViewSet } from '../../../src/metrics/views.js';
-
-function points(store: MetricStore, name: string): Array<{ attributes: object; value: unknown }> {
-  const metric = store.collect().metrics.find((m) => m.descriptor.name === name);
-  return metric ? (metric.dataPoints as Array<{ attributes: object; value: unknown }>).map(({ attributes, value }) => ({ attributes, value })) : [];
-}
-
-function metric(store: MetricStore, name: string): MetricData | undefined {
-  return store.collect().metrics.find((m) => m.descriptor.name === name);
-}
+import { metric, series } from '../../support/metric-sink.js';
 
 describe('MetricStore', () => {
   it('exports counters as monotonic cumulative sums and up-down counters as non-monotonic', () => {
@@ -22,10 +14,10 @@ describe('MetricStore', () => {
     expect(jobs.dataPointType).toBe(DataPointType.SUM);
     expect(jobs.dataPointType === DataPointType.SUM && jobs.isMonotonic).toBe(true);
     expect(jobs.descriptor.unit).toBe('{jobs}');
-    expect(points(store, 'jobs')).toEqual([{ attributes: { status: 'ok' }, value: 5 }]);
+    expect(series(store, 'jobs')).toEqual([{ attributes: { status: 'ok' }, value: 5 }]);
     const active = metric(store, 'active')!;
     expect(active.dataPointType === DataPointType.SUM && active.isMonotonic).toBe(false);
-    expect(points(store, 'active')).toEqual([{ attributes: {}, value: -1 }]);
+    expect(series(store, 'active')).toEqual([{ attributes: {}, value: -1 }]);
   });
 
   it('keys series by attribute content, not by key order or object identity', () => {
@@ -34,7 +26,7 @@ describe('MetricStore', () => {
     c.add(1, { a: '1', b: '2' });
     c.add(1, { b: '2', a: '1' });
     c.add(1, { a: 1, b: '2' }); // number 1 is not string "1"
-    expect(points(store, 'c')).toHaveLength(2);
+    expect(series(store, 'c')).toHaveLength(2);
   });
 
   it('copies attributes, so a caller mutating its object does not rewrite the series', () => {
@@ -42,7 +34,7 @@ describe('MetricStore', () => {
     const attrs: Record<string, string> = { status: 'ok' };
     store.counter('c').add(1, attrs);
     attrs.status = 'changed';
-    expect(points(store, 'c')).toEqual([{ attributes: { status: 'ok' }, value: 1 }]);
+    expect(series(store, 'c')).toEqual([{ attributes: { status: 'ok' }, value: 1 }]);
   });
 
   it('removes a series so the next collection no longer shows it', () => {
@@ -51,7 +43,7 @@ describe('MetricStore', () => {
     g.set(1, { device: 'eth0' });
     g.set(1, { device: 'eth1' });
     g.remove({ device: 'eth0' });
-    expect(points(store, 'if.up')).toEqual([{ attributes: { device: 'eth1' }, value: 1 }]);
+    expect(series(store, 'if.up')).toEqual([{ attributes: { device: 'eth1' }, value: 1 }]);
     g.remove({ device: 'eth1' });
     expect(metric(store, 'if.up')).toBeUndefined();
   });
@@ -64,7 +56,7 @@ describe('MetricStore', () => {
     const mark = store.mark();
     bytes.set(11, { device: 'a' });
     store.sweep(mark);
-    expect(points(store, 'net.io')).toEqual([{ attributes: { device: 'a' }, value: 11 }]);
+    expect(series(store, 'net.io')).toEqual([{ attributes: { device: 'a' }, value: 11 }]);
   });
 
   it('restarts a removed series from zero with a new start time', () => {
@@ -86,15 +78,15 @@ describe('MetricStore', () => {
     const attributes = Object.freeze({ k: 'v' });
     c.add(5, attributes);
     c.add(1, attributes);
-    expect(points(store, 'c')).toEqual([{ attributes: { k: 'v' }, value: 6 }]);
+    expect(series(store, 'c')).toEqual([{ attributes: { k: 'v' }, value: 6 }]);
     c.remove({ k: 'v' });
     c.add(1, attributes);
-    expect(points(store, 'c')).toEqual([{ attributes: { k: 'v' }, value: 1 }]);
+    expect(series(store, 'c')).toEqual([{ attributes: { k: 'v' }, value: 1 }]);
     const mark = store.mark();
     store.sweep(mark);
-    expect(points(store, 'c')).toEqual([]);
+    expect(series(store, 'c')).toEqual([]);
     c.add(2, attributes);
-    expect(points(store, 'c')).toEqual([{ attributes: { k: 'v' }, value: 2 }]);
+    expect(series(store, 'c')).toEqual([{ attributes: { k: 'v' }, value: 2 }]);
   });
 
   it('folds a frozen attributes object past the series limit on every write, not only its first', () => {
@@ -105,7 +97,7 @@ describe('MetricStore', () => {
     const extra = Object.freeze({ id: 'extra' });
     for (let i = 0; i < 3; i++) c.add(1, extra);
     expect(folded).toHaveLength(3);
-    expect(points(store, 'c')).toContainEqual({ attributes: OVERFLOW_ATTRIBUTES, value: 3 });
+    expect(series(store, 'c')).toContainEqual({ attributes: OVERFLOW_ATTRIBUTES, value: 3 });
   });
 
   it('bounds series for the life of the process and folds the rest into one overflow series', () => {
@@ -120,7 +112,7 @@ describe('MetricStore', () => {
     // A later collection does not reset the bound (the SDK's limit is per collection).
     store.collect();
     for (let i = 10; i < 20; i++) c.add(1, { id: String(i) });
-    const all = points(store, 'c');
+    const all = series(store, 'c');
     expect(all).toHaveLength(4);
     expect(all.at(-1)).toEqual({ attributes: OVERFLOW_ATTRIBUTES, value: 17 });
     expect(folded).toHaveLength(17);
@@ -128,14 +120,14 @@ describe('MetricStore', () => {
     // Removing a series frees a slot for a new one.
     c.remove({ id: '0' });
     c.add(1, { id: 'new' });
-    expect(points(store, 'c').map((p) => p.attributes)).toContainEqual({ id: 'new' });
+    expect(series(store, 'c').map((p) => p.attributes)).toContainEqual({ id: 'new' });
   });
 
   it('records histograms into explicit buckets with sum, count, min and max', () => {
     const store = new MetricStore({ scope: 'test' });
     const h = store.histogram('d', { unit: 's', buckets: [1, 2, 4] });
     for (const v of [0.5, 1, 1.5, 3, 100]) h.record(v);
-    expect(points(store, 'd')[0].value).toEqual({
+    expect(series(store, 'd')[0].value).toEqual({
       buckets: { boundaries: [1, 2, 4], counts: [2, 1, 1, 1] },
       sum: 106,
       count: 5,
@@ -164,7 +156,7 @@ describe('views', () => {
     a.counter('jobs').add(1);
     const names = a.collect().metrics.map((m) => m.descriptor.name);
     expect(names).toEqual(['github_runner_job_duration', 'jobs']);
-    expect(points(a, 'github_runner_job_duration')[0].value).toMatchObject({ buckets: { boundaries: [1, 2048], counts: [0, 1, 0] } });
+    expect(series(a, 'github_runner_job_duration')[0].value).toMatchObject({ buckets: { boundaries: [1, 2048], counts: [0, 1, 0] } });
     expect(metric(a, 'jobs')!.descriptor.description).toBe('Jobs seen');
     const b = new MetricStore({ scope: 'redis', views });
     b.counter('jobs', { description: 'own' }).add(1);
@@ -180,8 +172,8 @@ describe('views', () => {
     store.counter('allowed').add(1, { status: 'ok', job_id: '1' });
     store.counter('allowed').add(1, { status: 'ok', job_id: '2' });
     store.counter('denied').add(1, { status: 'ok', job_id: '1', op: 'x' });
-    expect(points(store, 'allowed')).toEqual([{ attributes: { status: 'ok' }, value: 2 }]);
-    expect(points(store, 'denied')).toEqual([{ attributes: { status: 'ok', op: 'x' }, value: 1 }]);
+    expect(series(store, 'allowed')).toEqual([{ attributes: { status: 'ok' }, value: 2 }]);
+    expect(series(store, 'denied')).toEqual([{ attributes: { status: 'ok', op: 'x' }, value: 1 }]);
   });
 
   it('sums cumulative values set by sources a filter merged, and drops a removed source', () => {
@@ -191,8 +183,8 @@ describe('views', () => {
     cpu.set(10, { cpu: '0', state: 'user' });
     cpu.set(20, { cpu: '1', state: 'user' });
     cpu.set(12, { cpu: '0', state: 'user' }); // a later reading replaces, not adds
-    expect(points(store, 'cpu.time')).toEqual([{ attributes: { state: 'user' }, value: 32 }]);
+    expect(series(store, 'cpu.time')).toEqual([{ attributes: { state: 'user' }, value: 32 }]);
     cpu.remove({ cpu: '1', state: 'user' });
-    expect(points(store, 'cpu.time')).toEqual([{ attributes: { state: 'user' }, value: 12 }]);
+    expect(series(store, 'cpu.time')).toEqual([{ attributes: { state: 'user' }, value: 12 }]);
   });
 });

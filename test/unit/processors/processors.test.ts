@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { CreateSettings } from '../../../src/component/types.js';
 import { MetricStore } from '../../../src/metrics/store.js';
 import { attributesProcessorFactory } from '../../../src/processors/attributes/index.js';
 import { filterProcessorFactory } from '../../../src/processors/filter/index.js';
 import { resourceProcessorFactory } from '../../../src/processors/resource/index.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
+import { metricNames, points } from '../../support/metric-sink.js';
+import { testSettings } from '../../support/settings.js';
 
-const settings = { id: 'p', logger: silentLogger() } as unknown as CreateSettings;
+const settings = testSettings('p');
 
 function input(): ResourceMetrics {
   const store = new MetricStore({ scope: 'r' });
@@ -35,16 +35,15 @@ describe('attributes processor', () => {
     const processor = attributesProcessorFactory.create(settings, config);
     const before = input();
     const after = processor.process(before);
-    expect(after.scopeMetrics[0].metrics[0].dataPoints[0].attributes).toEqual({ status: 'ok', site: 'dc1', job: '7' });
-    expect(before.scopeMetrics[0].metrics[0].dataPoints[0].attributes).toEqual({ status: 'ok', job_id: '7' });
+    expect(points(after, 'jobs')[0].attributes).toEqual({ status: 'ok', site: 'dc1', job: '7' });
+    expect(points(before, 'jobs')[0].attributes).toEqual({ status: 'ok', job_id: '7' });
   });
 
   it('limits itself to the metrics named by globs', () => {
     const config = parse(attributesProcessorFactory, { metrics: ['queue.*'], actions: [{ key: 'site', value: 'dc1', action: 'upsert' }] });
     const out = attributesProcessorFactory.create(settings, config).process(input());
-    const [jobs, queue] = out.scopeMetrics[0].metrics;
-    expect(jobs.dataPoints[0].attributes).not.toHaveProperty('site');
-    expect(queue.dataPoints[0].attributes).toEqual({ site: 'dc1' });
+    expect(points(out, 'jobs')[0].attributes).not.toHaveProperty('site');
+    expect(points(out, 'queue.depth')[0].attributes).toEqual({ site: 'dc1' });
   });
 
   it('returns the same attributes object for the same input series at each collection', () => {
@@ -54,7 +53,7 @@ describe('attributes processor', () => {
     store.counter('c').add(1, { a: 'b' });
     const first = processor.process({ resource: resourceFromAttributes({}), scopeMetrics: [store.collect()] });
     const second = processor.process({ resource: resourceFromAttributes({}), scopeMetrics: [store.collect()] });
-    expect(second.scopeMetrics[0].metrics[0].dataPoints[0].attributes).toBe(first.scopeMetrics[0].metrics[0].dataPoints[0].attributes);
+    expect(points(second, 'c')[0].attributes).toBe(points(first, 'c')[0].attributes);
   });
 
   it('refuses an action without a value', () => {
@@ -67,9 +66,9 @@ describe('attributes processor', () => {
 describe('filter processor', () => {
   it('keeps included metrics, then drops excluded ones', () => {
     const keepAll = filterProcessorFactory.create(settings, parse(filterProcessorFactory, { metrics: { include: ['*'], exclude: ['queue.*'] } }));
-    expect(keepAll.process(input()).scopeMetrics[0].metrics.map((m) => m.descriptor.name)).toEqual(['jobs']);
+    expect(metricNames(keepAll.process(input()))).toEqual(['jobs']);
     const onlyQueue = filterProcessorFactory.create(settings, parse(filterProcessorFactory, { metrics: { include: ['queue.depth'] } }));
-    expect(onlyQueue.process(input()).scopeMetrics[0].metrics.map((m) => m.descriptor.name)).toEqual(['queue.depth']);
+    expect(metricNames(onlyQueue.process(input()))).toEqual(['queue.depth']);
   });
 
   it('refuses a filter with neither include nor exclude', () => {

@@ -2,21 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { compileMapping, metricsSchema, type EventRecord, type MappingRefusal } from '../../../../src/events/mapping/index.js';
 import { MetricStore, OVERFLOW_ATTRIBUTES } from '../../../../src/metrics/store.js';
 import { ViewSet } from '../../../../src/metrics/views.js';
-
-interface Point {
-  attributes: object;
-  value: unknown;
-}
-
-function points(store: MetricStore, name: string): Point[] {
-  const metric = store.collect().metrics.find((m) => m.descriptor.name === name);
-  if (metric === undefined) return [];
-  return (metric.dataPoints as Point[]).map(({ attributes, value }) => ({ attributes: { ...attributes }, value }));
-}
+import { series } from '../../../support/metric-sink.js';
 
 /** A histogram point's count and sum, which is what the mapping decides. */
 function observations(store: MetricStore, name: string): Array<{ attributes: object; count: number; sum: number }> {
-  return points(store, name).map(({ attributes, value }) => {
+  return series(store, name).map(({ attributes, value }) => {
     const { count, sum } = value as { count: number; sum: number };
     return { attributes, count, sum };
   });
@@ -70,7 +60,7 @@ describe('compileMapping: one measurement per matching record', () => {
     t.map({ event: 'completed', result: 'Failed', operation: 'test' });
     t.map({ event: 'completed', result: 'Exploded', operation: 'test' });
     t.map({ event: 'started', result: 'Succeeded', operation: 'build' });
-    expect(points(t.store, 'runner.jobs')).toEqual([
+    expect(series(t.store, 'runner.jobs')).toEqual([
       { attributes: { runner: 'build-01', status: 'success', operation: 'build' }, value: 2 },
       { attributes: { runner: 'build-01', status: 'failure', operation: 'test' }, value: 1 },
       { attributes: { runner: 'build-01', status: 'unknown', operation: 'test' }, value: 1 },
@@ -85,14 +75,14 @@ describe('compileMapping: one measurement per matching record', () => {
     ]);
     t.map({ kib: '2' });
     t.map({ kib: '0.5' });
-    expect(points(t.store, 'bytes')).toEqual([{ attributes: {}, value: 2560 }]);
-    expect(points(t.store, 'records')).toEqual([{ attributes: {}, value: 2 }]);
+    expect(series(t.store, 'bytes')).toEqual([{ attributes: {}, value: 2560 }]);
+    expect(series(t.store, 'records')).toEqual([{ attributes: {}, value: 2 }]);
   });
 
   it('moves an updown counter both ways', () => {
     const t = setup([{ name: 'queue.depth', type: 'updown', value: 'delta' }]);
     for (const delta of ['3', '-1', '2', '-4']) t.map({ delta });
-    expect(points(t.store, 'queue.depth')).toEqual([{ attributes: {}, value: 0 }]);
+    expect(series(t.store, 'queue.depth')).toEqual([{ attributes: {}, value: 0 }]);
   });
 
   it('sets a gauge to the last value, and to a mapped number for a state field', () => {
@@ -102,27 +92,27 @@ describe('compileMapping: one measurement per matching record', () => {
     ]);
     t.map({ room: 'a', celsius: '20.5', state: 'online' });
     t.map({ room: 'a', celsius: '21', state: 'offline' });
-    expect(points(t.store, 'temperature')).toEqual([{ attributes: { room: 'a' }, value: 21 }]);
-    expect(points(t.store, 'runner.status')).toEqual([{ attributes: {}, value: 0 }]);
+    expect(series(t.store, 'temperature')).toEqual([{ attributes: { room: 'a' }, value: 21 }]);
+    expect(series(t.store, 'runner.status')).toEqual([{ attributes: {}, value: 0 }]);
   });
 
   it('records histogram observations into the configured buckets', () => {
     const t = setup([{ name: 'job.duration', type: 'histogram', unit: 's', value: 'duration_s', buckets: [1, 10] }]);
     for (const duration_s of ['0.5', '5', '50', '7']) t.map({ duration_s });
-    const [point] = points(t.store, 'job.duration');
+    const [point] = series(t.store, 'job.duration');
     expect(point.value).toMatchObject({ buckets: { boundaries: [1, 10], counts: [1, 2, 1] }, count: 4, sum: 62.5 });
   });
 
   it('takes the record time in seconds for { time: record }', () => {
     const t = setup([{ name: 'last_update', type: 'gauge', unit: 's', value: { time: 'record' } }]);
     t.map({ anything: 'x' }, 1_767_602_596_250);
-    expect(points(t.store, 'last_update')).toEqual([{ attributes: {}, value: 1_767_602_596.25 }]);
+    expect(series(t.store, 'last_update')).toEqual([{ attributes: {}, value: 1_767_602_596.25 }]);
   });
 
   it('gives a field value map default to a missing field too', () => {
     const t = setup([{ name: 'up', type: 'gauge', value: { field: 'state', map: { up: 1 }, default: 0 } }]);
     t.map({});
-    expect(points(t.store, 'up')).toEqual([{ attributes: {}, value: 0 }]);
+    expect(series(t.store, 'up')).toEqual([{ attributes: {}, value: 0 }]);
     expect(t.refused).toEqual([]);
   });
 });
@@ -147,7 +137,7 @@ describe('compileMapping: refusals', () => {
     expect(t.refused).toEqual([reason]);
     const name = (metric as { name: string }).name;
     // Nothing recorded, except the zero series a counter starts with.
-    for (const point of points(t.store, name)) expect(point.value).toBe(0);
+    for (const point of series(t.store, name)) expect(point.value).toBe(0);
   });
 
   it('reports each reason once per record, and keeps the measurements that could be made', () => {
@@ -159,7 +149,7 @@ describe('compileMapping: refusals', () => {
     ]);
     t.map({ text: 'abc', number: '7' });
     expect(t.refused).toEqual(['missing_field', 'non_numeric_value']);
-    expect(points(t.store, 'd')).toEqual([{ attributes: {}, value: 7 }]);
+    expect(series(t.store, 'd')).toEqual([{ attributes: {}, value: 7 }]);
     t.map({ text: 'abc', number: '8' });
     expect(t.refused).toEqual(['missing_field', 'non_numeric_value', 'missing_field', 'non_numeric_value']);
   });
@@ -169,7 +159,7 @@ describe('compileMapping: refusals', () => {
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 6_000; i++) t.map({ path: `/item/${i}`, method: i % 2 === 0 ? 'GET' : 'PUT' });
     }
-    const all = points(t.store, 'requests');
+    const all = series(t.store, 'requests');
     expect(all).toHaveLength(6_000);
     expect(all.every((point) => point.value === 2)).toBe(true);
     expect(all[5_999]).toEqual({ attributes: { path: '/item/5999', method: 'PUT' }, value: 2 });
@@ -178,7 +168,7 @@ describe('compileMapping: refusals', () => {
   it('leaves a free-form attribute to the series limit of the store, which folds the excess into one series', () => {
     const t = setup([{ name: 'requests', type: 'counter', attributes: { path: 'path' } }], { seriesLimit: 100 });
     for (let i = 0; i < 10_000; i++) t.map({ path: `/item/${i}` });
-    const all = points(t.store, 'requests');
+    const all = series(t.store, 'requests');
     expect(all).toHaveLength(101);
     expect(all.at(-1)).toEqual({ attributes: OVERFLOW_ATTRIBUTES, value: 9_900 });
   });
@@ -187,9 +177,9 @@ describe('compileMapping: refusals', () => {
 describe('compileMapping: series made when compiled', () => {
   it('sets a gauge that reads nothing from records once (an _info metric), and not again per record', () => {
     const t = setup([{ name: 'runner.info', type: 'gauge', value: 1, static_attributes: { name: 'build-01', version: '2.330.0' } }]);
-    expect(points(t.store, 'runner.info')).toEqual([{ attributes: { name: 'build-01', version: '2.330.0' }, value: 1 }]);
+    expect(series(t.store, 'runner.info')).toEqual([{ attributes: { name: 'build-01', version: '2.330.0' }, value: 1 }]);
     t.map({ event: 'x' });
-    expect(points(t.store, 'runner.info')).toHaveLength(1);
+    expect(series(t.store, 'runner.info')).toHaveLength(1);
   });
 
   it('starts counters at 0 for every attribute set their value maps allow, but not for free-form fields', () => {
@@ -202,12 +192,12 @@ describe('compileMapping: series made when compiled', () => {
       },
       { name: 'by_user', type: 'counter', attributes: { user: 'user' } },
     ]);
-    expect(points(t.store, 'jobs')).toEqual([
+    expect(series(t.store, 'jobs')).toEqual([
       { attributes: { runner: 'r1', status: 'success' }, value: 0 },
       { attributes: { runner: 'r1', status: 'failure' }, value: 0 },
       { attributes: { runner: 'r1', status: 'unknown' }, value: 0 },
     ]);
-    expect(points(t.store, 'by_user')).toEqual([]);
+    expect(series(t.store, 'by_user')).toEqual([]);
   });
 });
 
@@ -225,13 +215,13 @@ describe('compileMapping: elapsed time', () => {
     ]);
     const started = t.now - 30_000;
     t.map({ message: 'Listening for Jobs' }, started);
-    expect(points(t.store, 'runner.uptime')).toEqual([{ attributes: { mode: 'persistent' }, value: 30 }]);
+    expect(series(t.store, 'runner.uptime')).toEqual([{ attributes: { mode: 'persistent' }, value: 30 }]);
     t.advance(60_000);
     t.mapper.refresh();
-    expect(points(t.store, 'runner.uptime')).toEqual([{ attributes: { mode: 'persistent' }, value: 90 }]);
+    expect(series(t.store, 'runner.uptime')).toEqual([{ attributes: { mode: 'persistent' }, value: 90 }]);
     // A restart of the watched process starts its clock again.
     t.map({ message: 'Listening for Jobs' });
-    expect(points(t.store, 'runner.uptime')).toEqual([{ attributes: { mode: 'persistent' }, value: 0 }]);
+    expect(series(t.store, 'runner.uptime')).toEqual([{ attributes: { mode: 'persistent' }, value: 0 }]);
   });
 });
 
@@ -257,14 +247,14 @@ describe('compileMapping: state kept across a restart', () => {
 
     const next = setup(config);
     expect(next.mapper.restoreState(saved)).toBe(4);
-    expect(points(next.store, 'runner.status')).toEqual([{ attributes: {}, value: 0 }]);
-    expect(points(next.store, 'queue.depth')).toEqual([
+    expect(series(next.store, 'runner.status')).toEqual([{ attributes: {}, value: 0 }]);
+    expect(series(next.store, 'queue.depth')).toEqual([
       { attributes: { queue: 'a' }, value: 4 },
       { attributes: { queue: 'b' }, value: 5 },
     ]);
     // The restored sets are the ones records give: a new value replaces, not adds, a series.
     next.map({ queue: 'a', depth: '9' });
-    expect(points(next.store, 'queue.depth')).toHaveLength(2);
+    expect(series(next.store, 'queue.depth')).toHaveLength(2);
     expect(Object.values(next.mapper.saveState()['queue.depth gauge'])).toHaveLength(2);
   });
 
@@ -278,10 +268,10 @@ describe('compileMapping: state kept across a restart', () => {
     const next = setup(config);
     next.advance(5_000);
     expect(next.mapper.restoreState(saved)).toBe(1);
-    expect(points(next.store, 'runner.uptime')).toEqual([{ attributes: { pool: 'alpha' }, value: 15 }]);
+    expect(series(next.store, 'runner.uptime')).toEqual([{ attributes: { pool: 'alpha' }, value: 15 }]);
     next.advance(1_000);
     next.mapper.refresh();
-    expect(points(next.store, 'runner.uptime')).toEqual([{ attributes: { pool: 'alpha' }, value: 16 }]);
+    expect(series(next.store, 'runner.uptime')).toEqual([{ attributes: { pool: 'alpha' }, value: 16 }]);
   });
 
   it('leaves out attribute sets the config no longer gives, and entries that are not what it wrote', () => {
@@ -309,15 +299,15 @@ describe('compileMapping: paired events', () => {
 
   it('records the time between a start and its end, and counts open pairs', () => {
     const t = setup([pairMetric()]);
-    expect(points(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 0 }]);
+    expect(series(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 0 }]);
     t.map({ event: 'started', job_id: 'a' }, 10_000);
     t.map({ event: 'started', job_id: 'b' }, 11_000);
-    expect(points(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 2 }]);
+    expect(series(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 2 }]);
     expect(t.mapper.openPairs()).toBe(2);
     t.map({ event: 'completed', job_id: 'b' }, 13_500);
     t.map({ event: 'completed', job_id: 'a' }, 15_000);
     expect(observations(t.store, 'job.duration')).toEqual([{ attributes: {}, count: 2, sum: 7.5 }]);
-    expect(points(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 0 }]);
+    expect(series(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 0 }]);
     expect(t.mapper.openPairs()).toBe(0);
     expect(t.refused).toEqual([]);
   });
@@ -337,7 +327,7 @@ describe('compileMapping: paired events', () => {
     // Other metrics' pairs, and anything malformed, are left out.
     const restored = next.mapper.restoreState({ ...saved, 'gone pair job_id': [{ key: 'x', startMs: 1, ageMs: 0 }], 'job.duration pair job_id': [...saved['job.duration pair job_id'], { key: 7 }] });
     expect(restored).toBe(2);
-    expect(points(next.store, 'jobs.active')).toEqual([{ attributes: {}, value: 2 }]);
+    expect(series(next.store, 'jobs.active')).toEqual([{ attributes: {}, value: 2 }]);
     next.map({ event: 'completed', job_id: 'a' }, 14_000);
     next.map({ event: 'completed', job_id: 'b', operation: 'test' }, 16_000);
     expect(observations(next.store, 'job.duration')).toEqual([
@@ -377,7 +367,7 @@ describe('compileMapping: paired events', () => {
     t.map({ event: 'started', job_id: 'a' }, 0);
     t.map({ event: 'started', job_id: 'a' }, 5_000);
     expect(t.refused).toEqual(['pair_restarted']);
-    expect(points(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 1 }]);
+    expect(series(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 1 }]);
     t.map({ event: 'completed', job_id: 'a' }, 6_000);
     expect(observations(t.store, 'job.duration')).toEqual([{ attributes: {}, count: 1, sum: 1 }]);
   });
@@ -394,7 +384,7 @@ describe('compileMapping: paired events', () => {
     t.advance(30 * 60_000);
     t.map({ event: 'started', job_id: 'c' });
     expect(t.refused).toEqual(['pair_expired', 'pair_expired']);
-    expect(points(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 1 }]);
+    expect(series(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 1 }]);
     // The expired job's end comes too late to be paired.
     t.map({ event: 'completed', job_id: 'a' });
     expect(t.refused.at(-1)).toBe('unmatched_end');
@@ -415,7 +405,7 @@ describe('compileMapping: paired events', () => {
     for (const job_id of ['a', 'b', 'c', 'd', 'e']) t.map({ event: 'started', job_id });
     expect(t.refused).toEqual(['pair_evicted', 'pair_evicted']);
     expect(t.mapper.openPairs()).toBe(3);
-    expect(points(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 3 }]);
+    expect(series(t.store, 'jobs.active')).toEqual([{ attributes: {}, value: 3 }]);
     t.map({ event: 'completed', job_id: 'a' });
     t.map({ event: 'completed', job_id: 'c' });
     expect(t.refused).toEqual(['pair_evicted', 'pair_evicted', 'unmatched_end']);
@@ -442,7 +432,7 @@ describe('compileMapping: paired events', () => {
     t.map({ e: 'end', id: '1' }, 4_000);
     t.map({ e: 'begin', id: '2' }, 10_000);
     t.map({ e: 'end', id: '2' }, 11_000);
-    expect(points(t.store, 'busy')).toEqual([{ attributes: {}, value: 5 }]);
-    expect(points(t.store, 'last')).toEqual([{ attributes: {}, value: 1 }]);
+    expect(series(t.store, 'busy')).toEqual([{ attributes: {}, value: 5 }]);
+    expect(series(t.store, 'last')).toEqual([{ attributes: {}, value: 1 }]);
   });
 });

@@ -8,7 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../../src/receivers/hostmetrics/config.js';
 import { HostFs } from '../../../../src/receivers/hostmetrics/hostfs.js';
 import { hostmetricsFactory, HostmetricsReceiver } from '../../../../src/receivers/hostmetrics/index.js';
-import { testSettings, valueOf, type TestSettings } from './helpers.js';
+import { valueOf } from '../../../support/metric-sink.js';
+import { eventually } from '../../../support/eventually.js';
+import { testSettings, type TestSettings } from '../../../support/settings.js';
 
 const CAPTURED_HOST = fileURLToPath(new URL('./testdata/host', import.meta.url));
 const roots: string[] = [];
@@ -34,19 +36,6 @@ afterEach(async () => {
   for (const receiver of receivers.splice(0)) await receiver.shutdown();
   for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
 });
-
-async function eventually(check: () => void, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-}
 
 describe('hostmetrics factory', () => {
   it('is a receiver of type hostmetrics whose default config comes from its schema', () => {

@@ -10,7 +10,8 @@ import { configSchema } from '../../../../src/receivers/hostmetrics/config.js';
 import { createFilesystemScraper } from '../../../../src/receivers/hostmetrics/filesystem.js';
 import { HostFs, type FsStats } from '../../../../src/receivers/hostmetrics/hostfs.js';
 import { HostmetricsReceiver } from '../../../../src/receivers/hostmetrics/receiver.js';
-import { attributeValues, points, testSettings, valueOf } from './helpers.js';
+import { attributeValues, points, valueOf } from '../../../support/metric-sink.js';
+import { testSettings } from '../../../support/settings.js';
 
 const CAPTURED_HOST = fileURLToPath(new URL('./testdata/host', import.meta.url));
 const KiB = 1024;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkpointFileIn, SharedCheckpoints } from '../../../../src/receivers/joblog/shared-checkpoints.js';
-import { RecordingLogger } from '../hostmetrics/helpers.js';
+import { RecordingLogger } from '../../../support/settings.js';
 
 let directory: string;
 let file: string;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkpointFileIn, joblogFactory, JoblogReceiver } from '../../../../src/receivers/joblog/index.js';
-import { testSettings, type TestSettings } from '../hostmetrics/helpers.js';
+import { testSettings } from '../../../support/settings.js';
 
 let directory: string;
 let stateDir: string;
@@ -31,7 +31,7 @@ function receiver(id: string): JoblogReceiver {
     poll_interval: '20ms',
     metrics: [{ name: 'test.jobs', type: 'counter' }],
   });
-  const created = joblogFactory.create({ ...testSettings(id), stateDir } as TestSettings, config) as JoblogReceiver;
+  const created = joblogFactory.create(testSettings({ id, stateDir }), config) as JoblogReceiver;
   receivers.push(created);
   return created;
 }

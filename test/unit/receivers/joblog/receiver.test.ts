@@ -7,7 +7,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { joblogFactory, JoblogReceiver, checkpointFileIn } from '../../../../src/receivers/joblog/index.js';
 import { eventually } from '../../../support/eventually.js';
-import { testSettings, valueOf, type TestSettings } from '../hostmetrics/helpers.js';
+import { valueOf } from '../../../support/metric-sink.js';
+import { testSettings, type TestSettings } from '../../../support/settings.js';
 
 let directory: string;
 let stateDir: string;
@@ -34,7 +35,7 @@ function receiver(id: string, config: Record<string, unknown> = {}): { receiver:
     metrics: counterMetrics,
     ...config,
   });
-  const settings = { ...testSettings(id), stateDir } as TestSettings;
+  const settings = testSettings({ id, stateDir });
   const created = joblogFactory.create(settings, parsed) as JoblogReceiver;
   receivers.push(created);
   return { receiver: created, settings };

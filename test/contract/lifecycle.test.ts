@@ -48,9 +48,10 @@ async function contract(create: () => Component): Promise<void> {
 describe.each(RECEIVERS.map((factory) => [factory.type, factory] as const))('receiver %s', (type, factory) => {
   it('keeps the lifecycle contract', async () => {
     const config = configFor(type, factory.configSchema);
+    const { create } = await factory.load();
     await contract(() => {
       const settings: ReceiverSettings = { ...baseSettings(type), meter: new MetricStore({ scope: type }) };
-      return factory.create(settings, config as object);
+      return create(settings, config as object);
     });
   });
 });
@@ -58,13 +59,14 @@ describe.each(RECEIVERS.map((factory) => [factory.type, factory] as const))('rec
 describe.each(EXPORTERS.map((factory) => [factory.type, factory] as const))('exporter %s', (type, factory) => {
   it('keeps the lifecycle contract', async () => {
     const config = configFor(type, factory.configSchema);
+    const { create } = await factory.load();
     await contract(() => {
       const settings: ExporterSettings = {
         ...baseSettings(type),
         source: { collect: async () => [] },
         health: { ready: () => true, components: () => [] },
       };
-      return factory.create(settings, config as object);
+      return create(settings, config as object);
     });
   });
 });

@@ -8,6 +8,9 @@ import { filterProcessorFactory } from '../../../src/processors/filter/index.js'
 import { resourceProcessorFactory } from '../../../src/processors/resource/index.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 
+// The implementations, loaded once as the agent would for a config that uses them.
+const [attributes, filter, resource] = await Promise.all([attributesProcessorFactory.load(), filterProcessorFactory.load(), resourceProcessorFactory.load()]);
+
 const settings = { id: 'p', logger: silentLogger() } as unknown as CreateSettings;
 
 function input(): ResourceMetrics {
@@ -32,7 +35,7 @@ describe('attributes processor', () => {
         { key: 'job_id', action: 'delete' },
       ],
     });
-    const processor = attributesProcessorFactory.create(settings, config);
+    const processor = attributes.create(settings, config);
     const before = input();
     const after = processor.process(before);
     expect(after.scopeMetrics[0].metrics[0].dataPoints[0].attributes).toEqual({ status: 'ok', site: 'dc1', job: '7' });
@@ -41,7 +44,7 @@ describe('attributes processor', () => {
 
   it('limits itself to the metrics named by globs', () => {
     const config = parse(attributesProcessorFactory, { metrics: ['queue.*'], actions: [{ key: 'site', value: 'dc1', action: 'upsert' }] });
-    const out = attributesProcessorFactory.create(settings, config).process(input());
+    const out = attributes.create(settings, config).process(input());
     const [jobs, queue] = out.scopeMetrics[0].metrics;
     expect(jobs.dataPoints[0].attributes).not.toHaveProperty('site');
     expect(queue.dataPoints[0].attributes).toEqual({ site: 'dc1' });
@@ -49,7 +52,7 @@ describe('attributes processor', () => {
 
   it('returns the same attributes object for the same input series at each collection', () => {
     const config = parse(attributesProcessorFactory, { actions: [{ key: 'site', value: 'dc1', action: 'upsert' }] });
-    const processor = attributesProcessorFactory.create(settings, config);
+    const processor = attributes.create(settings, config);
     const store = new MetricStore({ scope: 'r' });
     store.counter('c').add(1, { a: 'b' });
     const first = processor.process({ resource: resourceFromAttributes({}), scopeMetrics: [store.collect()] });
@@ -66,9 +69,9 @@ describe('attributes processor', () => {
 
 describe('filter processor', () => {
   it('keeps included metrics, then drops excluded ones', () => {
-    const keepAll = filterProcessorFactory.create(settings, parse(filterProcessorFactory, { metrics: { include: ['*'], exclude: ['queue.*'] } }));
+    const keepAll = filter.create(settings, parse(filterProcessorFactory, { metrics: { include: ['*'], exclude: ['queue.*'] } }));
     expect(keepAll.process(input()).scopeMetrics[0].metrics.map((m) => m.descriptor.name)).toEqual(['jobs']);
-    const onlyQueue = filterProcessorFactory.create(settings, parse(filterProcessorFactory, { metrics: { include: ['queue.depth'] } }));
+    const onlyQueue = filter.create(settings, parse(filterProcessorFactory, { metrics: { include: ['queue.depth'] } }));
     expect(onlyQueue.process(input()).scopeMetrics[0].metrics.map((m) => m.descriptor.name)).toEqual(['queue.depth']);
   });
 
@@ -85,7 +88,7 @@ describe('resource processor', () => {
         { key: 'secret_tag', action: 'delete' },
       ],
     });
-    const out = resourceProcessorFactory.create(settings, config).process(input());
+    const out = resource.create(settings, config).process(input());
     expect(out.resource.attributes).toEqual({ 'host.name': 'h1', 'deployment.environment.name': 'prod' });
   });
 });

@@ -1,7 +1,8 @@
 // Start-up cost: the agent built in dist/ run on the shipped otel-agent.yaml (its port moved
 // to a free one), timed from spawn to the first 200 of /ready and to the first successful
 // scrape of /metrics, with its resident memory read right after that scrape. Also how long
-// `validate` and `components` take, which load schemas only. Best of several runs, since
+// `validate` and `components` take, which load schemas only, and what importing the registry
+// (src/components.ts) alone costs a fresh node, in time and RSS. Best of several runs, since
 // start-up is noisy; a second build (`--start-baseline=<dir>/src/cli/main.js`) runs in the
 // same loop, alternating, so both are measured on the same machine in the same minutes.
 //
@@ -10,9 +11,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatTable, freePort, mib, readMemory, sleep, stopProcess } from './support.js';
 
 const AGENT_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -30,6 +31,8 @@ interface RunResult {
   rssKiB: number;
   validateMs: number;
   componentsMs: number;
+  registryImportMs: number;
+  registryRssKiB: number;
 }
 
 export interface StartRow extends RunResult {
@@ -66,6 +69,21 @@ async function timed(main: string, args: string[]): Promise<number> {
   return performance.now() - started;
 }
 
+/** A fresh node importing the registry next to `main`: the import's time and the process's VmRSS after it. */
+async function registryImport(main: string): Promise<{ registryImportMs: number; registryRssKiB: number }> {
+  const registry = pathToFileURL(join(dirname(main), '../components.js')).href;
+  const script = `const started = performance.now(); await import(${JSON.stringify(registry)});
+const ms = performance.now() - started;
+const rss = /VmRSS:\\s+(\\d+)/.exec((await import('node:fs')).readFileSync('/proc/self/status', 'utf8'))[1];
+process.stdout.write(JSON.stringify({ registryImportMs: ms, registryRssKiB: Number(rss) }));`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (chunk) => (out += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`importing ${registry} exited with ${code}`);
+  return JSON.parse(out) as { registryImportMs: number; registryRssKiB: number };
+}
+
 async function runOnce(main: string, dir: string): Promise<RunResult> {
   const port = await freePort();
   const config = join(dir, 'otel-agent.yaml');
@@ -80,7 +98,7 @@ async function runOnce(main: string, dir: string): Promise<RunResult> {
     await stopProcess(child);
     const validateMs = await timed(main, ['validate', '-c', config]);
     const componentsMs = await timed(main, ['components']);
-    return { readyMs, scrapedMs, rssKiB, validateMs, componentsMs };
+    return { readyMs, scrapedMs, rssKiB, validateMs, componentsMs, ...(await registryImport(main)) };
   } finally {
     await stopProcess(child);
   }
@@ -89,7 +107,8 @@ async function runOnce(main: string, dir: string): Promise<RunResult> {
 /** The smallest of each figure over the runs: what start-up costs without the machine's noise. */
 function best(results: RunResult[]): RunResult {
   const min = (key: keyof RunResult) => Math.min(...results.map((result) => result[key]));
-  return { readyMs: min('readyMs'), scrapedMs: min('scrapedMs'), rssKiB: min('rssKiB'), validateMs: min('validateMs'), componentsMs: min('componentsMs') };
+  const keys = Object.keys(results[0]) as (keyof RunResult)[];
+  return Object.fromEntries(keys.map((key) => [key, min(key)])) as unknown as RunResult;
 }
 
 export async function runStartBench(options: StartOptions = {}): Promise<StartRow[]> {
@@ -110,8 +129,8 @@ export async function runStartBench(options: StartOptions = {}): Promise<StartRo
 
 export function formatStartTable(rows: StartRow[]): string {
   return formatTable(
-    'Start-up on the shipped otel-agent.yaml: spawn to /ready and to the first scrape, RSS then; validate and components wall time (best of runs)',
-    ['build', 'runs', 'to /ready ms', 'to first scrape ms', 'rss MiB', 'validate ms', 'components ms'],
+    'Start-up on the shipped otel-agent.yaml: spawn to /ready and to the first scrape, RSS then; validate and components wall time; the registry imported alone (best of runs)',
+    ['build', 'runs', 'to /ready ms', 'to first scrape ms', 'rss MiB', 'validate ms', 'components ms', 'registry import ms', 'registry rss MiB'],
     rows.map((row) => [
       row.build,
       row.runs,
@@ -120,6 +139,8 @@ export function formatStartTable(rows: StartRow[]): string {
       mib(row.rssKiB * 1024).toFixed(1),
       row.validateMs.toFixed(0),
       row.componentsMs.toFixed(0),
+      row.registryImportMs.toFixed(0),
+      mib(row.registryRssKiB * 1024).toFixed(1),
     ]),
   );
 }

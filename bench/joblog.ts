@@ -204,7 +204,7 @@ async function runMtail(format: Format, file: string, lines: number, progs: stri
 async function receiverChild(format: Format, file: string, lines: number): Promise<void> {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'joblog-bench-state-'));
   const meter = new MetricStore({ scope: 'joblog/bench' });
-  const receiver = joblogFactory.create(
+  const receiver = (await joblogFactory.load()).create(
     { id: 'joblog/bench', meter, telemetry: new MetricStore({ scope: 'otel-agent' }), logger: silentLogger(), status: { report: () => undefined }, stateDir },
     joblogFactory.configSchema.parse(receiverConfig(format, file)),
   );

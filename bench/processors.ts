@@ -57,13 +57,13 @@ function pointsOf(metrics: ResourceMetrics): number {
   return points;
 }
 
-export function runProcessorsBench(): ProcessorBenchRow[] {
+export async function runProcessorsBench(): Promise<ProcessorBenchRow[]> {
   const input = collected();
   const rows: ProcessorBenchRow[] = [];
   for (const { label, type, config } of CONFIGS) {
     const factory = PROCESSORS.find((candidate) => candidate.type === type) as ProcessorFactory;
     const settings = { id: type, logger: silentLogger(), status: { report() {} }, stateDir: '', telemetry: new MetricStore({ scope: 'otel-agent' }) };
-    const processor: Processor = factory.create(settings, factory.configSchema.parse(config));
+    const processor: Processor = (await factory.load()).create(settings, factory.configSchema.parse(config));
     const times: number[] = [];
     let output = input;
     for (let run = 0; run < RUNS; run++) {
@@ -86,5 +86,5 @@ export function formatProcessorsTable(rows: ProcessorBenchRow[]): string {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(formatProcessorsTable(runProcessorsBench()));
+  console.log(formatProcessorsTable(await runProcessorsBench()));
 }

@@ -1,9 +1,10 @@
 // Runs the benchmarks and prints one table each.
 //
 //   npm run bench                          every benchmark
-//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog, processors, authflood
+//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog, processors, authflood, start
 //   npm run bench -- idle --idle-seconds=30
 //   npm run bench -- soak --soak-seconds=600   only when named: an hour by default
+//   npm run bench -- start --start-runs=9 --start-baseline=<other build>/dist/src/cli/main.js
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { formatAuthFloodTable, runAuthFloodBench } from './authflood.js';
@@ -14,6 +15,7 @@ import { formatProcessorsTable, runProcessorsBench } from './processors.js';
 import { formatScrapeTable, runScrapeBench } from './scrape.js';
 import { runSerializerBench, type Row as SerializerRow } from './serializer.js';
 import { formatSoakTable, runSoakBench, type SoakOptions } from './soak.js';
+import { formatStartTable, runStartBench, type StartOptions } from './start.js';
 import { formatTable, type Cell } from './support.js';
 
 function hostmetricsTable(rows: BenchRow[]): string {
@@ -55,15 +57,17 @@ const BENCHES: Record<string, Bench> = {
   scrape: { run: async () => formatScrapeTable(await runScrapeBench()) },
   serializer: { run: async () => serializerTable(await runSerializerBench()) },
   joblog: { run: async () => formatJoblogTable(await runJoblogBench()) },
-  processors: { run: async () => formatProcessorsTable(runProcessorsBench()) },
+  processors: { run: async () => formatProcessorsTable(await runProcessorsBench()) },
   soak: { run: async () => formatSoakTable(await runSoakBench(soak)) },
   authflood: { run: async () => formatAuthFloodTable(await runAuthFloodBench()) },
+  start: { run: async () => formatStartTable(await runStartBench(start)) },
 };
 
 /** Run only when asked for by name, not by a bare `npm run bench`. */
 const ONLY_BY_NAME = new Set(['soak']);
 
 const soak: SoakOptions = {};
+const start: StartOptions = {};
 const SOAK_OPTIONS: Record<string, keyof SoakOptions> = {
   'soak-seconds': 'durationS',
   'soak-rate': 'linesPerSecond',
@@ -73,7 +77,7 @@ const SOAK_OPTIONS: Record<string, keyof SoakOptions> = {
 function usage(problem: string): never {
   process.stderr.write(
     `${problem}\nusage: npm run bench -- [${Object.keys(BENCHES).join('|')}]... [--idle-seconds=<n>] ` +
-      '[--soak-seconds=<n>] [--soak-rate=<lines/s>] [--soak-sighup-seconds=<n>]\n',
+      '[--soak-seconds=<n>] [--soak-rate=<lines/s>] [--soak-sighup-seconds=<n>] [--start-runs=<n>] [--start-baseline=<main.js>]\n',
   );
   process.exit(2);
 }
@@ -92,6 +96,12 @@ function parseArguments(args: string[]): { names: string[]; idle: IdleOptions } 
       const value = Number(soakOption[2]);
       if (!Number.isInteger(value) || value < 1) usage(`--${soakOption[1]} wants a positive whole number, got "${soakOption[2]}"`);
       soak[SOAK_OPTIONS[soakOption[1]]] = value;
+    } else if (/^--start-runs=/.test(arg)) {
+      const value = Number(arg.slice('--start-runs='.length));
+      if (!Number.isInteger(value) || value < 1) usage(`--start-runs wants a positive whole number, got "${arg}"`);
+      start.runs = value;
+    } else if (/^--start-baseline=./.test(arg)) {
+      start.baseline = arg.slice('--start-baseline='.length);
     } else if (arg in BENCHES) {
       names.push(arg);
     } else {

@@ -34,7 +34,7 @@ export async function serveStore(
     health: { ready: () => true, components: () => [] },
   };
   const config = prometheusFactory.configSchema.parse({ endpoint: '127.0.0.1:0', ...exporterConfig });
-  const exporter = prometheusFactory.create(settings, config) as PrometheusExporter;
+  const exporter = (await prometheusFactory.load()).create(settings, config) as PrometheusExporter;
   await exporter.start(new AbortController().signal);
   const address = exporter.address();
   if (!address) throw new Error('prometheus exporter is not listening after start()');

@@ -71,7 +71,8 @@ export class Agent {
     this.logger = createLogger(config.service.telemetry.logs.level);
     for (const id of config.unused) this.logger.warn({ component: id }, 'component is declared but in no pipeline; it is not started');
     this.warnAbout(config);
-    const service = this.newService(config);
+    // Imports the implementations the config uses, then creates its components.
+    const service = await this.newService(config);
     this.service = service;
     try {
       // Up before the components start, so a probe sees `starting` rather than a refused connection.
@@ -94,8 +95,8 @@ export class Agent {
     for (const warning of config.warnings) this.logger.warn({ warning: formatProblem(warning) }, 'configuration warning');
   }
 
-  private newService(config: AgentConfig): Service {
-    return new Service({ config, factories: this.factories, logger: this.logger, telemetry: this.telemetry });
+  private newService(config: AgentConfig): Promise<Service> {
+    return Service.create({ config, factories: this.factories, logger: this.logger, telemetry: this.telemetry });
   }
 
   /**
@@ -122,7 +123,7 @@ export class Agent {
   /**
    * SIGHUP: take the running service to the new config by difference (pipeline/service.ts):
    * what did not change keeps running with its state. A config that is invalid, or whose
-   * new components cannot be created or started, leaves the running components as they were.
+   * new components cannot be loaded, created or started, leaves the running components as they were.
    */
   reload(): Promise<void> {
     this.queue = this.queue.then(() => this.doReload());
@@ -166,7 +167,7 @@ export class Agent {
         this.logger.error({ err: (healthError as Error).message }, 'previous health endpoint could not listen again'),
       );
       const code = error instanceof ServiceError ? error.code : undefined;
-      if (code === 'AGT_ERR_COMPONENT_CREATE') {
+      if (code === 'AGT_ERR_COMPONENT_LOAD' || code === 'AGT_ERR_COMPONENT_CREATE') {
         this.refuseReload([(error as Error).message], 'event loop');
       } else if (code === 'AGT_ERR_RELOAD_RESTORE') {
         // What did not change still runs; /health shows the component that did not come back.

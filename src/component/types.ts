@@ -155,28 +155,46 @@ export interface ExporterSettings extends CreateSettings {
   readonly health: HealthSource;
 }
 
-interface FactoryBase<C> {
+/** What a receiver type's implementation module gives: the one way to make an instance. */
+export interface ReceiverImplementation<C = any> {
+  create(settings: ReceiverSettings, config: Readonly<C>): Receiver;
+}
+
+export interface ProcessorImplementation<C = any> {
+  create(settings: CreateSettings, config: Readonly<C>): Processor;
+}
+
+export interface ExporterImplementation<C = any> {
+  create(settings: ExporterSettings, config: Readonly<C>): Component;
+}
+
+/**
+ * What the registry holds of a component type: enough to validate and describe it. The code
+ * that runs it, and that code's libraries, are imported by `load` only when a config's
+ * pipelines use the type, so `validate`, `components` and every config that leaves the type
+ * out never pay for them in start time or memory.
+ */
+interface FactoryBase<C, I> {
   /** The YAML key: `redis` for ids `redis` and `redis/cache`. */
   readonly type: string;
   readonly stability: Stability;
   readonly description: string;
   /** Strict object schema (unknown keys refused) that fills in defaults. */
   readonly configSchema: z.ZodType<C>;
+  /** Imports the implementation module (a dynamic `import()`); repeated calls are cheap. */
+  load(): Promise<I>;
 }
 
-export interface ReceiverFactory<C = any> extends FactoryBase<C> {
+export interface ReceiverFactory<C = any> extends FactoryBase<C, ReceiverImplementation<C>> {
   readonly kind: 'receiver';
-  create(settings: ReceiverSettings, config: Readonly<C>): Receiver;
 }
 
-export interface ProcessorFactory<C = any> extends FactoryBase<C> {
+export interface ProcessorFactory<C = any> extends FactoryBase<C, ProcessorImplementation<C>> {
   readonly kind: 'processor';
-  create(settings: CreateSettings, config: Readonly<C>): Processor;
 }
 
-export interface ExporterFactory<C = any> extends FactoryBase<C> {
+export interface ExporterFactory<C = any> extends FactoryBase<C, ExporterImplementation<C>> {
   readonly kind: 'exporter';
-  create(settings: ExporterSettings, config: Readonly<C>): Component;
 }
 
 export type Factory = ReceiverFactory | ProcessorFactory | ExporterFactory;

@@ -5,18 +5,10 @@
 // the exporters' sources are handed the new pipelines. A reload that cannot be created
 // touches nothing; one that fails to start is rolled back (docs/adr/0011-reload-by-difference.md).
 // Whatever was created is shut down, started or not: a receiver that never started still
-// holds registrations (the joblog checkpoint store) that its successor needs.
-import type {
-  Component,
-  ComponentHealth,
-  ExporterFactory,
-  HealthSource,
-  Kind,
-  Logger,
-  Processor,
-  ProcessorFactory,
-  ReceiverFactory,
-} from '../component/types.js';
+// holds registrations (the joblog checkpoint store) that its successor needs. Before any of
+// that, the implementations a config uses are imported (implementations.ts): the first by
+// Service.create, each reload's by reload.
+import type { Component, ComponentHealth, HealthSource, Kind, Logger, Processor } from '../component/types.js';
 import type { AgentConfig, ComponentConfig, FactoryLookup } from '../config/load.js';
 import { MetricStore } from '../metrics/store.js';
 import { ViewSet } from '../metrics/views.js';
@@ -24,6 +16,7 @@ import { buildResource } from '../telemetry/resource.js';
 import type { SelfTelemetry } from '../telemetry/self.js';
 import { StatusBoard } from '../telemetry/status.js';
 import { EMPTY_GRAPH, graphOf, planReload, type ComponentGraph, type ReloadPlan } from './graph.js';
+import { Implementations } from './implementations.js';
 import { PipelineSource, type PipelineParts, type Pipeline, type ReceiverNode } from './source.js';
 
 export interface ServiceOptions {
@@ -103,7 +96,21 @@ export class Service implements HealthSource {
   /** The first config's components, created by the constructor and started by start(). */
   private initial?: Change;
 
-  constructor(private readonly options: ServiceOptions) {
+  /**
+   * Imports the implementations `options.config` uses, then creates its components (started
+   * by start()). A failed import throws AGT_ERR_COMPONENT_LOAD, naming the component, before
+   * anything is created.
+   */
+  static async create(options: ServiceOptions): Promise<Service> {
+    const implementations = new Implementations(options.factories);
+    await loadFor(implementations, options.config);
+    return new Service(options, implementations);
+  }
+
+  private constructor(
+    private readonly options: ServiceOptions,
+    private readonly implementations: Implementations,
+  ) {
     this.board = new StatusBoard(options.logger);
     this.current = EMPTY_CONFIG_GRAPH(options.config);
     try {
@@ -195,16 +202,11 @@ export class Service implements HealthSource {
 
   /** Every component is created here: its factory, its settings, and the error that names it. */
   private construct(kind: Kind, id: string, config: AgentConfig, live: () => boolean, extra: object): Component | Processor {
-    const { factories } = this.options;
     const section = kind === 'receiver' ? config.receivers : kind === 'processor' ? config.processors : config.exporters;
     const declared = section.get(id) as ComponentConfig;
-    const factory = (kind === 'receiver' ? factories.receivers : kind === 'processor' ? factories.processors : factories.exporters).get(declared.type) as
-      | ReceiverFactory
-      | ProcessorFactory
-      | ExporterFactory;
     const settings = { ...this.settingsFor(id, kind, config, live), ...extra };
     try {
-      return factory.create(settings as never, declared.config as object);
+      return this.implementations.of(kind, declared.type).create(settings as never, declared.config as object);
     } catch (error) {
       throw new ServiceError('AGT_ERR_COMPONENT_CREATE', `failed to create ${kind} "${id}": ${(error as Error).message}`, { cause: error });
     }
@@ -284,13 +286,15 @@ export class Service implements HealthSource {
 
   /**
    * Takes the running service to `config` by difference and says what changed. Throws, with
-   * every running component as it was, when a new component cannot be created; throws after
+   * every running component as it was, when an implementation the config uses cannot be
+   * imported or a new component cannot be created; throws after
    * rolling back when one cannot start (what the rollback can keep: the ADR).
    */
   async reload(config: AgentConfig): Promise<ReloadPlan> {
     if (this.state !== 'running') throw new ServiceError('AGT_ERR_SERVICE_STATE', `cannot reload a service that is ${this.state}`);
     this.state = 'reloading';
     try {
+      await loadFor(this.implementations, config);
       let change: Change;
       try {
         change = this.prepare(config);
@@ -453,6 +457,15 @@ export class Service implements HealthSource {
 
   private statusOf(id: string, kind: Kind) {
     return this.board.components().find((c) => c.id === id && c.kind === kind)?.status;
+  }
+}
+
+/** Imports what `config` uses; a failure is a ServiceError naming the component. */
+async function loadFor(implementations: Implementations, config: AgentConfig): Promise<void> {
+  try {
+    await implementations.loadFor(config);
+  } catch (error) {
+    throw new ServiceError('AGT_ERR_COMPONENT_LOAD', (error as Error).message, { cause: error });
   }
 }
 

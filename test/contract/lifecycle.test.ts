@@ -88,7 +88,7 @@ describe.each(folders.filter((folder) => existsSync(folder.example)).map((folder
     it('its example parses; process() returns metrics, leaves its input as it was, and answers the same twice', async () => {
       const factory = factoryOf(folder.kind, folder.type) as ProcessorFactory;
       for (const { id, config } of await exampleInstances(folder)) {
-        const processor = factory.create(testSettings({ id }), config as object);
+        const processor = (await factory.load()).create(testSettings({ id }), config as object);
         const input = smallMetrics();
         const before = comparable(input);
         const output = processor.process(input);
@@ -105,11 +105,11 @@ describe.each(folders.filter((folder) => existsSync(folder.example)).map((folder
     for (const { id, config } of await exampleInstances(folder)) {
       const stateDir = mkdtempSync(join(dir, 'state-'));
       if (folder.kind === 'receiver') {
-        const factory = factoryOf(folder.kind, folder.type) as ReceiverFactory;
-        await keepsLifecycle(() => factory.create(testSettings({ id, stateDir }), config as object));
+        const { create } = await (factoryOf(folder.kind, folder.type) as ReceiverFactory).load();
+        await keepsLifecycle(() => create(testSettings({ id, stateDir }), config as object));
       } else {
-        const factory = factoryOf(folder.kind, folder.type) as ExporterFactory;
-        await keepsLifecycle(() => factory.create(testExporterSettings({ id, stateDir }), config as object));
+        const { create } = await (factoryOf(folder.kind, folder.type) as ExporterFactory).load();
+        await keepsLifecycle(() => create(testExporterSettings({ id, stateDir }), config as object));
       }
     }
   });

@@ -53,9 +53,9 @@ service:
 `;
 }
 
-function serviceFor(options: { log: string; stateDir: string; port: number }): Service {
+async function serviceFor(options: { log: string; stateDir: string; port: number }): Promise<Service> {
   const config = loadConfigText(configText(options), 'service-start-failure.yaml', factories, {});
-  const service = new Service({ config, factories, logger: silentLogger(), telemetry: new SelfTelemetry() });
+  const service = await Service.create({ config, factories, logger: silentLogger(), telemetry: new SelfTelemetry() });
   running.push(service);
   return service;
 }
@@ -89,13 +89,13 @@ describe('a service that failed to start', () => {
     const port = await freePort();
 
     blocker = await occupy(port);
-    const failed = serviceFor({ log, stateDir, port });
+    const failed = await serviceFor({ log, stateDir, port });
     await expect(failed.start()).rejects.toThrow(/failed to start exporter "prometheus"/);
     expect(failed.components().find((c) => c.id === 'joblog')?.status).toBe('stopped');
     await new Promise<void>((resolve) => blocker!.close(() => resolve()));
     blocker = undefined;
 
-    const good = serviceFor({ log, stateDir, port });
+    const good = await serviceFor({ log, stateDir, port });
     await good.start();
     expect(good.ready()).toBe(true);
     const firstLines = Buffer.byteLength('n=1\nn=2\n');

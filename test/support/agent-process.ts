@@ -37,8 +37,9 @@ export function writeConfig(dir: string, yaml: string, name = 'otel-agent.yaml')
   return file;
 }
 
-export function startAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, [AGENT_BIN, ...args], {
+/** Runs the agent built in dist/, or the main.js of another build given as `bin`. */
+export function startAgent(args: string[], env: NodeJS.ProcessEnv = {}, bin = AGENT_BIN): AgentProcess {
+  const child = spawn(process.execPath, [bin, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -113,7 +113,7 @@ export async function startExporter(
   harness = testHarness(),
 ): Promise<{ exporter: PrometheusExporter; port: number; harness: TestHarness }> {
   const config = prometheusFactory.configSchema.parse({ endpoint: '127.0.0.1:0', ...yamlConfig });
-  const exporter = prometheusFactory.create(harness.settings, config) as PrometheusExporter;
+  const exporter = (await prometheusFactory.load()).create(harness.settings, config) as PrometheusExporter;
   await exporter.start(new AbortController().signal);
   const address = exporter.address();
   if (!address) throw new Error('exporter is not listening after start()');

@@ -1,16 +1,8 @@
 // `resource` processor: insert, update, upsert or delete resource attributes.
-import type { Resource } from '@opentelemetry/resources';
-import { resourceFromAttributes } from '../../metrics/otel.js';
-import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { z } from 'zod';
 import type { ProcessorFactory } from '../../component/types.js';
-import { actionSchema, applyActions } from '../actions.js';
+import { configSchema, type ResourceProcessorConfig } from './config.js';
 
-const configSchema = z.strictObject({
-  attributes: z.array(actionSchema).min(1),
-});
-
-export type ResourceProcessorConfig = z.output<typeof configSchema>;
+export type { ResourceProcessorConfig } from './config.js';
 
 export const resourceProcessorFactory: ProcessorFactory<ResourceProcessorConfig> = {
   type: 'resource',
@@ -18,18 +10,5 @@ export const resourceProcessorFactory: ProcessorFactory<ResourceProcessorConfig>
   stability: 'beta',
   description: 'Inserts, updates, upserts or deletes resource attributes (target_info labels).',
   configSchema,
-  create(_settings, config) {
-    // The resource is the same object at every collection: rewrite it once.
-    const memo = new WeakMap<Resource, Resource>();
-    return {
-      process(input: ResourceMetrics): ResourceMetrics {
-        let resource = memo.get(input.resource);
-        if (resource === undefined) {
-          resource = resourceFromAttributes(applyActions(config.attributes, input.resource.attributes));
-          memo.set(input.resource, resource);
-        }
-        return { resource, scopeMetrics: input.scopeMetrics };
-      },
-    };
-  },
+  load: () => import('./processor.js'),
 };

@@ -1,13 +1,11 @@
 // The joblog receiver: follows job log files through rotation and truncation, parses each
 // line (json, logfmt, regex) and maps records to metrics, with offsets checkpointed so that
-// nothing is lost or counted twice across restarts.
+// nothing is lost or counted twice across restarts. This file is what the registry loads
+// (the schema); the receiver, its tailer and checkpoints are imported only when a pipeline uses it.
 import type { ReceiverFactory } from '../../component/types.js';
 import { configSchema, type JoblogConfig } from './config.js';
-import { JoblogReceiver } from './receiver.js';
 
 export type { JoblogConfig } from './config.js';
-export { JoblogReceiver } from './receiver.js';
-export { checkpointFileIn } from './shared-checkpoints.js';
 
 export const joblogFactory: ReceiverFactory<JoblogConfig> = {
   type: 'joblog',
@@ -15,7 +13,8 @@ export const joblogFactory: ReceiverFactory<JoblogConfig> = {
   stability: 'beta',
   description: 'Job events from log files (json, logfmt, regex) mapped to metrics; offsets checkpointed across rotation and restarts.',
   configSchema,
-  create(settings, config) {
-    return new JoblogReceiver(settings, config);
+  async load() {
+    const { JoblogReceiver } = await import('./receiver.js');
+    return { create: (settings, config) => new JoblogReceiver(settings, config) };
   },
 };

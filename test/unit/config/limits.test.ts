@@ -127,7 +127,7 @@ describe('durations a timer can hold', () => {
     receivers: new Map<string, ReceiverFactory>([
       ['poller', {
         kind: 'receiver', type: 'poller', stability: 'development', description: 'test stand-in',
-        create: () => { throw new Error('not created'); },
+        load: () => { throw new Error('not loaded'); },
         configSchema: z.strictObject({ poll_interval: duration().default(1000) }),
       }],
     ]),

@@ -20,10 +20,10 @@ import {
 const TESTDATA = fileURLToPath(new URL('./testdata/', import.meta.url));
 
 // Small stand-ins for the real components, with strict schemas of the same kind.
-function notCreated(): never {
-  throw new Error('config tests never create components');
+function notLoaded(): never {
+  throw new Error('config tests never load implementations');
 }
-const base = { stability: 'development', description: 'test stand-in', create: notCreated } as const;
+const base = { stability: 'development', description: 'test stand-in', load: notLoaded } as const;
 function receiver(type: string, configSchema: z.ZodType): ReceiverFactory {
   return { ...base, kind: 'receiver', type, configSchema };
 }

@@ -3,23 +3,24 @@ import { z } from 'zod';
 import type { ExporterFactory, ReceiverFactory } from '../../../src/component/types.js';
 import { loadConfigText, type FactoryLookup } from '../../../src/config/load.js';
 import { exporterIdentity, graphOf, identityOf, planReload, receiverIdentity, EMPTY_GRAPH } from '../../../src/pipeline/graph.js';
+import { fakeFactory } from '../../support/fake-factory.js';
 
-const receiver: ReceiverFactory<{ value: number; pattern?: RegExp }> = {
+const receiver = fakeFactory<ReceiverFactory<{ value: number; pattern?: RegExp }>>({
   type: 'fake',
   kind: 'receiver',
   stability: 'development',
   description: 'nothing',
   configSchema: z.strictObject({ value: z.number().default(1), pattern: z.string().transform((text) => new RegExp(text)).optional() }),
   create: () => ({ start: async () => undefined, shutdown: async () => undefined }),
-};
-const exporter: ExporterFactory<{ port: number }> = {
+});
+const exporter = fakeFactory<ExporterFactory<{ port: number }>>({
   type: 'capture',
   kind: 'exporter',
   stability: 'development',
   description: 'nothing',
   configSchema: z.strictObject({ port: z.number().default(1) }),
   create: () => ({ start: async () => undefined, shutdown: async () => undefined }),
-};
+});
 const factories: FactoryLookup = { receivers: new Map([['fake', receiver]]), processors: new Map(), exporters: new Map([['capture', exporter]]) };
 
 function config(options: { a?: string; b?: string | null; c?: string; exporter?: string; views?: string; limit?: number; stateDir?: string } = {}) {

@@ -5,6 +5,7 @@ import { loadConfigText, type FactoryLookup } from '../../../src/config/load.js'
 import { Service } from '../../../src/pipeline/service.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { SelfTelemetry } from '../../../src/telemetry/self.js';
+import { fakeFactory } from '../../support/fake-factory.js';
 
 /** What the fake components did, in order. */
 let events: string[] = [];
@@ -13,7 +14,7 @@ const broken = new Set<string>();
 /** The source each exporter instance was created with, in creation order. */
 const sources: { id: string; source: MetricSource }[] = [];
 
-const fakeReceiver: ReceiverFactory<{ value: number; fail_start: boolean; fail_create: boolean }> = {
+const fakeReceiver = fakeFactory<ReceiverFactory<{ value: number; fail_start: boolean; fail_create: boolean }>>({
   type: 'fake',
   kind: 'receiver',
   stability: 'development',
@@ -36,9 +37,9 @@ const fakeReceiver: ReceiverFactory<{ value: number; fail_start: boolean; fail_c
       },
     };
   },
-};
+});
 
-const captureExporter: ExporterFactory<{ port: number; fail_start: boolean }> = {
+const captureExporter = fakeFactory<ExporterFactory<{ port: number; fail_start: boolean }>>({
   type: 'capture',
   kind: 'exporter',
   stability: 'development',
@@ -57,9 +58,9 @@ const captureExporter: ExporterFactory<{ port: number; fail_start: boolean }> = 
       },
     };
   },
-};
+});
 
-const tagProcessor: ProcessorFactory<{ tag: string }> = {
+const tagProcessor = fakeFactory<ProcessorFactory<{ tag: string }>>({
   type: 'tag',
   kind: 'processor',
   stability: 'development',
@@ -71,10 +72,23 @@ const tagProcessor: ProcessorFactory<{ tag: string }> = {
       process: (metrics) => ({ ...metrics, resource: { ...metrics.resource, attributes: { ...metrics.resource.attributes, tag: config.tag } } as never }),
     };
   },
+});
+
+/** A type whose implementation cannot be imported. */
+const brokenReceiver: ReceiverFactory = {
+  type: 'broken',
+  kind: 'receiver',
+  stability: 'development',
+  description: 'its module is missing',
+  configSchema: z.strictObject({}),
+  load: () => Promise.reject(new Error("Cannot find module 'broken.js'")),
 };
 
 const factories: FactoryLookup = {
-  receivers: new Map([['fake', fakeReceiver]]),
+  receivers: new Map([
+    ['fake', fakeReceiver],
+    ['broken', brokenReceiver],
+  ]),
   processors: new Map([['tag', tagProcessor]]),
   exporters: new Map([['capture', captureExporter]]),
 };
@@ -103,7 +117,7 @@ const load = (text: string) => loadConfigText(text, 'test.yaml', factories, {});
 async function started(text: string): Promise<Service> {
   events = [];
   sources.length = 0;
-  const service = new Service({ config: load(text), factories, logger: silentLogger(), telemetry: new SelfTelemetry() });
+  const service = await Service.create({ config: load(text), factories, logger: silentLogger(), telemetry: new SelfTelemetry() });
   await service.start();
   events = [];
   return service;
@@ -150,6 +164,24 @@ describe('Service.reload', () => {
     expect(Object.keys((await view(source)).receivers)).toEqual(['fake/a']);
     // What was removed no longer shows in /health.
     expect(statuses(service)).toEqual(['exporter:capture:ok', 'processor:tag:ok', 'receiver:fake/a:ok']);
+    await service.shutdown();
+  });
+
+  it('touches nothing, and creates nothing, when a type the new config uses cannot be loaded', async () => {
+    const service = await started(yaml());
+    const text = yaml({ b: '{ value: 20 }' })
+      .replace('processors:\n', '  broken/x: {}\nprocessors:\n')
+      .replace('receivers: [fake/a, fake/b]', 'receivers: [fake/a, fake/b, broken/x]');
+    await expect(service.reload(load(text))).rejects.toMatchObject({
+      code: 'AGT_ERR_COMPONENT_LOAD',
+      message: `failed to load receiver "broken/x" (type broken): Cannot find module 'broken.js'`,
+    });
+    expect(events).toEqual([]);
+    expect(await view(sources[0].source)).toEqual({
+      receivers: { 'fake/a': { starts: 1, value: 1 }, 'fake/b': { starts: 1, value: 2 } },
+      tag: 'one',
+    });
+    expect(service.ready()).toBe(true);
     await service.shutdown();
   });
 

@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import type { ExporterFactory, MetricSource, ReceiverFactory } from '../../../src/component/types.js';
+import type { ExporterFactory, Factory, MetricSource, ReceiverFactory } from '../../../src/component/types.js';
 import { loadConfigText, type FactoryLookup } from '../../../src/config/load.js';
 import { Service } from '../../../src/pipeline/service.js';
+import { fakeFactory } from '../../support/fake-factory.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { SelfTelemetry } from '../../../src/telemetry/self.js';
 
@@ -10,7 +11,7 @@ import { SelfTelemetry } from '../../../src/telemetry/self.js';
 let events: string[] = [];
 const sources = new Map<string, MetricSource>();
 
-const fakeReceiver: ReceiverFactory<{ value: number; fail_start: boolean; fail_shutdown: boolean }> = {
+const fakeReceiver = fakeFactory<ReceiverFactory<{ value: number; fail_start: boolean; fail_shutdown: boolean }>>({
   type: 'fake',
   kind: 'receiver',
   stability: 'development',
@@ -32,9 +33,9 @@ const fakeReceiver: ReceiverFactory<{ value: number; fail_start: boolean; fail_s
       },
     };
   },
-};
+});
 
-const captureExporter: ExporterFactory<{ fail_create: boolean; fail_start: boolean }> = {
+const captureExporter = fakeFactory<ExporterFactory<{ fail_create: boolean; fail_start: boolean }>>({
   type: 'capture',
   kind: 'exporter',
   stability: 'development',
@@ -53,7 +54,7 @@ const captureExporter: ExporterFactory<{ fail_create: boolean; fail_start: boole
       },
     };
   },
-};
+});
 
 const factories: FactoryLookup = {
   receivers: new Map([['fake', fakeReceiver]]),
@@ -61,11 +62,11 @@ const factories: FactoryLookup = {
   exporters: new Map([['capture', captureExporter]]),
 };
 
-function service(yaml: string): Service {
+function service(yaml: string): Promise<Service> {
   events = [];
   sources.clear();
   const config = loadConfigText(yaml, 'test.yaml', factories, {});
-  return new Service({ config, factories, logger: silentLogger(), telemetry: new SelfTelemetry() });
+  return Service.create({ config, factories, logger: silentLogger(), telemetry: new SelfTelemetry() });
 }
 
 async function metricNames(exporter: string): Promise<string[][]> {
@@ -103,7 +104,7 @@ service:
 
 describe('Service', () => {
   it('creates a shared receiver once, starts exporters before receivers and stops receivers first', async () => {
-    const svc = service(TWO_PIPELINES);
+    const svc = await service(TWO_PIPELINES);
     expect(events.filter((e) => e.startsWith('create'))).toEqual(['create fake/a', 'create fake/b']);
     expect(svc.ready()).toBe(false);
     await svc.start();
@@ -120,7 +121,7 @@ describe('Service', () => {
   });
 
   it('gives an exporter every pipeline that names it, with views applied to every receiver', async () => {
-    const svc = service(TWO_PIPELINES);
+    const svc = await service(TWO_PIPELINES);
     await svc.start();
     expect(await metricNames('capture/one')).toEqual([
       ['fake/a:renamed_jobs', 'fake/a:duration', 'fake/b:renamed_jobs', 'fake/b:duration'],
@@ -137,7 +138,7 @@ describe('Service', () => {
   });
 
   it('adds the agent\'s own metrics unless disabled', async () => {
-    const svc = service(TWO_PIPELINES.replace('enabled: false', 'enabled: true'));
+    const svc = await service(TWO_PIPELINES.replace('enabled: false', 'enabled: true'));
     await svc.start();
     const names = (await metricNames('capture/two')).at(-1)!;
     expect(names).toEqual(expect.arrayContaining(['otel-agent:otel_agent.build.info', 'otel-agent:otel_agent.component.status', 'otel-agent:otel_agent.metric.series']));
@@ -145,7 +146,7 @@ describe('Service', () => {
   });
 
   it('rolls back what started when a component fails to start, naming it', async () => {
-    const svc = service(TWO_PIPELINES.replace('fake/b: { value: 5 }', 'fake/b: { value: 5, fail_start: true }'));
+    const svc = await service(TWO_PIPELINES.replace('fake/b: { value: 5 }', 'fake/b: { value: 5, fail_start: true }'));
     await expect(svc.start()).rejects.toThrow('failed to start receiver "fake/b": cannot reach the thing');
     // Upstream first, fake/b too: what failed to start may still hold what it set up.
     expect(events.slice(-5)).toEqual(['start fake/b', 'shutdown fake/b', 'shutdown fake/a', 'shutdown capture/two', 'shutdown capture/one']);
@@ -154,7 +155,7 @@ describe('Service', () => {
   });
 
   it('shuts down the receivers that were created but never started when an exporter fails to start', async () => {
-    const svc = service(TWO_PIPELINES.replace('capture/two: {}', 'capture/two: { fail_start: true }'));
+    const svc = await service(TWO_PIPELINES.replace('capture/two: {}', 'capture/two: { fail_start: true }'));
     await expect(svc.start()).rejects.toThrow('failed to start exporter "capture/two": port in use');
     expect(events.slice(2)).toEqual([
       'start capture/one', 'start capture/two', 'shutdown fake/b', 'shutdown fake/a', 'shutdown capture/two', 'shutdown capture/one',
@@ -166,7 +167,7 @@ describe('Service', () => {
   });
 
   it('reports the errors of the rollback with the start error', async () => {
-    const svc = service(
+    const svc = await service(
       TWO_PIPELINES.replace('fake/a: { value: 2 }', 'fake/a: { value: 2, fail_shutdown: true }').replace('capture/two: {}', 'capture/two: { fail_start: true }'),
     );
     const error = await svc.start().then(
@@ -182,14 +183,48 @@ describe('Service', () => {
   });
 
   it('shuts down every component created when a service is shut down before it started', async () => {
-    const svc = service(TWO_PIPELINES);
+    const svc = await service(TWO_PIPELINES);
     await svc.shutdown();
     expect(events.slice(2)).toEqual(['shutdown fake/b', 'shutdown fake/a', 'shutdown capture/two', 'shutdown capture/one']);
     await expect(svc.start()).rejects.toThrow('cannot start a service that is stopped');
   });
 
+  it('loads only the types its pipelines use, and creates nothing when one cannot be loaded', async () => {
+    const loads: string[] = [];
+    const counting = <F extends Factory>(factory: F, type = factory.type, fail = false): F =>
+      ({
+        ...factory,
+        type,
+        load: () => {
+          loads.push(type);
+          return fail ? Promise.reject(new Error(`Cannot find module '${type}.js'`)) : factory.load();
+        },
+      }) as F;
+    const lookup = (fail: boolean): FactoryLookup => ({
+      receivers: new Map([['fake', counting(fakeReceiver, 'fake', fail)]]),
+      processors: new Map(),
+      exporters: new Map([
+        ['capture', counting(captureExporter)],
+        ['unused', counting(captureExporter, 'unused')],
+      ]),
+    });
+    const text = TWO_PIPELINES.replace('exporters:\n', 'exporters:\n  unused: {}\n');
+    events = [];
+    const ok = await Service.create({ config: loadConfigText(text, 'test.yaml', lookup(false), {}), factories: lookup(false), logger: silentLogger(), telemetry: new SelfTelemetry() });
+    // One load per type, however many components of it; none for a type no pipeline names.
+    expect(loads.sort()).toEqual(['capture', 'fake']);
+    await ok.shutdown();
+
+    events = [];
+    const failing = lookup(true);
+    await expect(
+      Service.create({ config: loadConfigText(text, 'test.yaml', failing, {}), factories: failing, logger: silentLogger(), telemetry: new SelfTelemetry() }),
+    ).rejects.toMatchObject({ code: 'AGT_ERR_COMPONENT_LOAD', message: `failed to load receiver "fake/a" (type fake): Cannot find module 'fake.js'` });
+    expect(events).toEqual([]);
+  });
+
   it('shuts down what it created when a later component cannot be created', async () => {
-    expect(() => service(TWO_PIPELINES.replace('capture/two: {}', 'capture/two: { fail_create: true }'))).toThrow(
+    await expect(service(TWO_PIPELINES.replace('capture/two: {}', 'capture/two: { fail_create: true }'))).rejects.toThrow(
       'failed to create exporter "capture/two": no such thing',
     );
     await vi.waitFor(() => expect(events).toEqual(['create fake/a', 'create fake/b', 'shutdown fake/b', 'shutdown fake/a', 'shutdown capture/one']));

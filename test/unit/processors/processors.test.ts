@@ -8,6 +8,9 @@ import { resourceProcessorFactory } from '../../../src/processors/resource/index
 import { metricNames, points } from '../../support/metric-sink.js';
 import { testSettings } from '../../support/settings.js';
 
+// The implementations, loaded once as the agent would for a config that uses them.
+const [attributes, filter, resource] = await Promise.all([attributesProcessorFactory.load(), filterProcessorFactory.load(), resourceProcessorFactory.load()]);
+
 const settings = testSettings('p');
 
 function input(): ResourceMetrics {
@@ -32,7 +35,7 @@ describe('attributes processor', () => {
         { key: 'job_id', action: 'delete' },
       ],
     });
-    const processor = attributesProcessorFactory.create(settings, config);
+    const processor = attributes.create(settings, config);
     const before = input();
     const after = processor.process(before);
     expect(points(after, 'jobs')[0].attributes).toEqual({ status: 'ok', site: 'dc1', job: '7' });
@@ -41,14 +44,14 @@ describe('attributes processor', () => {
 
   it('limits itself to the metrics named by globs', () => {
     const config = parse(attributesProcessorFactory, { metrics: ['queue.*'], actions: [{ key: 'site', value: 'dc1', action: 'upsert' }] });
-    const out = attributesProcessorFactory.create(settings, config).process(input());
+    const out = attributes.create(settings, config).process(input());
     expect(points(out, 'jobs')[0].attributes).not.toHaveProperty('site');
     expect(points(out, 'queue.depth')[0].attributes).toEqual({ site: 'dc1' });
   });
 
   it('returns the same attributes object for the same input series at each collection', () => {
     const config = parse(attributesProcessorFactory, { actions: [{ key: 'site', value: 'dc1', action: 'upsert' }] });
-    const processor = attributesProcessorFactory.create(settings, config);
+    const processor = attributes.create(settings, config);
     const store = new MetricStore({ scope: 'r' });
     store.counter('c').add(1, { a: 'b' });
     const first = processor.process({ resource: resourceFromAttributes({}), scopeMetrics: [store.collect()] });
@@ -65,9 +68,9 @@ describe('attributes processor', () => {
 
 describe('filter processor', () => {
   it('keeps included metrics, then drops excluded ones', () => {
-    const keepAll = filterProcessorFactory.create(settings, parse(filterProcessorFactory, { metrics: { include: ['*'], exclude: ['queue.*'] } }));
+    const keepAll = filter.create(settings, parse(filterProcessorFactory, { metrics: { include: ['*'], exclude: ['queue.*'] } }));
     expect(metricNames(keepAll.process(input()))).toEqual(['jobs']);
-    const onlyQueue = filterProcessorFactory.create(settings, parse(filterProcessorFactory, { metrics: { include: ['queue.depth'] } }));
+    const onlyQueue = filter.create(settings, parse(filterProcessorFactory, { metrics: { include: ['queue.depth'] } }));
     expect(metricNames(onlyQueue.process(input()))).toEqual(['queue.depth']);
   });
 
@@ -84,7 +87,7 @@ describe('resource processor', () => {
         { key: 'secret_tag', action: 'delete' },
       ],
     });
-    const out = resourceProcessorFactory.create(settings, config).process(input());
+    const out = resource.create(settings, config).process(input());
     expect(out.resource.attributes).toEqual({ 'host.name': 'h1', 'deployment.environment.name': 'prod' });
   });
 });

@@ -6,7 +6,8 @@ import { connect } from 'node:net';
 import bcrypt from 'bcryptjs';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { prometheusFactory, PrometheusExporter, type PrometheusExporterOptions } from '../../../../src/exporters/prometheus/index.js';
+import { prometheusFactory } from '../../../../src/exporters/prometheus/index.js';
+import { PrometheusExporter, type PrometheusExporterOptions } from '../../../../src/exporters/prometheus/server.js';
 import { eventually } from '../../../support/eventually.js';
 import { fetchFrom, sampleMetrics, startExporter, testHarness, type Reply, type TestHarness } from '../../../support/prometheus-exporter.js';
 

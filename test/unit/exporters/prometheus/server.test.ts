@@ -6,6 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { prometheusFactory, type PrometheusExporter } from '../../../../src/exporters/prometheus/index.js';
 import { fetchFrom, sampleMetrics, startExporter, testHarness, TestSource } from '../../../support/prometheus-exporter.js';
 
+/** The implementation, loaded once as the agent would for a config that uses it. */
+const prometheus = await prometheusFactory.load();
+
 const running: PrometheusExporter[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((exporter) => exporter.shutdown()));
@@ -256,7 +259,7 @@ describe('other routes', () => {
 describe('lifecycle', () => {
   const create = () => {
     const config = prometheusFactory.configSchema.parse({ endpoint: '127.0.0.1:0' });
-    return prometheusFactory.create(testHarness().settings, config) as PrometheusExporter;
+    return prometheus.create(testHarness().settings, config) as PrometheusExporter;
   };
 
   it('shuts down without start, and twice', async () => {
@@ -277,7 +280,7 @@ describe('lifecycle', () => {
     await expect(first.start(new AbortController().signal)).rejects.toThrow('prometheus exporter "prometheus/test" was already started; create a new one');
 
     const config = prometheusFactory.configSchema.parse({ endpoint: `127.0.0.1:${port}` });
-    const second = prometheusFactory.create(testHarness().settings, config) as PrometheusExporter;
+    const second = prometheus.create(testHarness().settings, config) as PrometheusExporter;
     running.push(second);
     await second.start(new AbortController().signal);
     expect((await fetchFrom(port, { path: '/ready' })).status).toBe(200);
@@ -300,7 +303,7 @@ describe('lifecycle', () => {
     const port = (blocker.address() as { port: number }).port;
     try {
       const config = prometheusFactory.configSchema.parse({ endpoint: `127.0.0.1:${port}` });
-      const exporter = prometheusFactory.create(testHarness().settings, config);
+      const exporter = prometheus.create(testHarness().settings, config);
       await expect(exporter.start(new AbortController().signal)).rejects.toThrow(
         `prometheus exporter "prometheus/test": cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}`,
       );

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../../src/receivers/hostmetrics/config.js';
 import { HostFs } from '../../../../src/receivers/hostmetrics/hostfs.js';
-import { hostmetricsFactory, HostmetricsReceiver } from '../../../../src/receivers/hostmetrics/index.js';
+import { hostmetricsFactory } from '../../../../src/receivers/hostmetrics/index.js';
+import { HostmetricsReceiver } from '../../../../src/receivers/hostmetrics/receiver.js';
 import { valueOf } from '../../../support/metric-sink.js';
 import { eventually } from '../../../support/eventually.js';
 import { testSettings, type TestSettings } from '../../../support/settings.js';
@@ -38,10 +39,10 @@ afterEach(async () => {
 });
 
 describe('hostmetrics factory', () => {
-  it('is a receiver of type hostmetrics whose default config comes from its schema', () => {
+  it('is a receiver of type hostmetrics whose default config comes from its schema', async () => {
     expect(hostmetricsFactory.type).toBe('hostmetrics');
     expect(hostmetricsFactory.kind).toBe('receiver');
-    const receiver = hostmetricsFactory.create(testSettings(), hostmetricsFactory.configSchema.parse({}));
+    const receiver = (await hostmetricsFactory.load()).create(testSettings(), hostmetricsFactory.configSchema.parse({}));
     expect(receiver).toBeInstanceOf(HostmetricsReceiver);
   });
 });

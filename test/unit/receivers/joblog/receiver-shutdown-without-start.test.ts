@@ -5,7 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkpointFileIn, joblogFactory, JoblogReceiver } from '../../../../src/receivers/joblog/index.js';
+import { joblogFactory } from '../../../../src/receivers/joblog/index.js';
+import { JoblogReceiver } from '../../../../src/receivers/joblog/receiver.js';
+import { checkpointFileIn } from '../../../../src/receivers/joblog/shared-checkpoints.js';
 import { testSettings } from '../../../support/settings.js';
 
 let directory: string;
@@ -31,7 +33,7 @@ function receiver(id: string): JoblogReceiver {
     poll_interval: '20ms',
     metrics: [{ name: 'test.jobs', type: 'counter' }],
   });
-  const created = joblogFactory.create(testSettings({ id, stateDir }), config) as JoblogReceiver;
+  const created = new JoblogReceiver(testSettings({ id, stateDir }), config);
   receivers.push(created);
   return created;
 }

@@ -5,7 +5,9 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { joblogFactory, JoblogReceiver, checkpointFileIn } from '../../../../src/receivers/joblog/index.js';
+import { joblogFactory } from '../../../../src/receivers/joblog/index.js';
+import { JoblogReceiver } from '../../../../src/receivers/joblog/receiver.js';
+import { checkpointFileIn } from '../../../../src/receivers/joblog/shared-checkpoints.js';
 import { eventually } from '../../../support/eventually.js';
 import { valueOf } from '../../../support/metric-sink.js';
 import { testSettings, type TestSettings } from '../../../support/settings.js';
@@ -36,7 +38,7 @@ function receiver(id: string, config: Record<string, unknown> = {}): { receiver:
     ...config,
   });
   const settings = testSettings({ id, stateDir });
-  const created = joblogFactory.create(settings, parsed) as JoblogReceiver;
+  const created = new JoblogReceiver(settings, parsed);
   receivers.push(created);
   return { receiver: created, settings };
 }

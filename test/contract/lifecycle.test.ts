@@ -8,6 +8,7 @@ import type { Component, ExporterSettings, ReceiverSettings } from '../../src/co
 import { EXPORTERS, RECEIVERS } from '../../src/components.js';
 import { MetricStore } from '../../src/metrics/store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
+import { storeIn } from '../support/state.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'otel-agent-contract-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,7 +25,7 @@ function baseSettings(id: string) {
     id,
     logger: silentLogger(),
     status: { report: () => {} },
-    stateDir: mkdtempSync(join(dir, 'state-')),
+    store: storeIn(mkdtempSync(join(dir, 'state-')), id),
     telemetry: new MetricStore({ scope: 'otel-agent' }),
   };
 }

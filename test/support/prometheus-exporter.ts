@@ -20,6 +20,7 @@ import type {
   UpDownCounter,
 } from '../../src/component/types.js';
 import { prometheusFactory, type PrometheusExporter } from '../../src/exporters/prometheus/index.js';
+import { unusedStore } from './state.js';
 
 /** One counter `test.requests` (unit `{requests}`) with `value`, under a resource naming the test. */
 export function sampleMetrics(value = 42): ResourceMetrics[] {
@@ -115,7 +116,7 @@ export function testHarness(source = new TestSource()): TestHarness {
     id: 'prometheus/test',
     logger,
     status: { report: (status, reason) => void statuses.push({ status, reason }) },
-    stateDir: '/nonexistent',
+    store: unusedStore('prometheus/test', 'exporter'),
     telemetry,
     source,
     health: { ready: () => health.ready, components: () => health.components },

@@ -4,6 +4,7 @@ import type { Attributes } from '@opentelemetry/api';
 import type { DataPoint, MetricData } from '@opentelemetry/sdk-metrics';
 import type { ComponentStatus, Logger, ReceiverSettings } from '../../../../src/component/types.js';
 import { MetricStore } from '../../../../src/metrics/store.js';
+import { storeIn } from '../../../support/state.js';
 
 export interface LogEntry {
   level: string;
@@ -27,16 +28,18 @@ export interface TestSettings extends ReceiverSettings {
   readonly statuses: Array<{ status: ComponentStatus; reason?: string }>;
 }
 
-export function testSettings(id = 'hostmetrics'): TestSettings {
+/** Settings of component `id`; its state store is in `stateDir` (by default one that does not exist). */
+export function testSettings(id = 'hostmetrics', stateDir = '/nonexistent'): TestSettings {
   const statuses: Array<{ status: ComponentStatus; reason?: string }> = [];
+  const logger = new RecordingLogger();
   return {
     id,
     meter: new MetricStore({ scope: id }),
     telemetry: new MetricStore({ scope: 'otel-agent' }),
-    logger: new RecordingLogger(),
+    logger,
     status: { report: (status, reason) => statuses.push({ status, reason }) },
     statuses,
-    stateDir: '/nonexistent',
+    store: storeIn(stateDir, id, 'receiver', logger),
   };
 }
 

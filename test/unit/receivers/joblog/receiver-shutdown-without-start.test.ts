@@ -31,7 +31,7 @@ function receiver(id: string): JoblogReceiver {
     poll_interval: '20ms',
     metrics: [{ name: 'test.jobs', type: 'counter' }],
   });
-  const created = joblogFactory.create({ ...testSettings(id), stateDir } as TestSettings, config) as JoblogReceiver;
+  const created = joblogFactory.create(testSettings(id, stateDir), config) as JoblogReceiver;
   receivers.push(created);
   return created;
 }

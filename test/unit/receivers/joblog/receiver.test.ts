@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { joblogFactory, JoblogReceiver, checkpointFileIn } from '../../../../src/receivers/joblog/index.js';
 import { eventually } from '../../../support/eventually.js';
-import { testSettings, valueOf, type TestSettings } from '../hostmetrics/helpers.js';
+import { points, testSettings, valueOf, type TestSettings } from '../hostmetrics/helpers.js';
 
 let directory: string;
 let stateDir: string;
@@ -34,7 +34,7 @@ function receiver(id: string, config: Record<string, unknown> = {}): { receiver:
     metrics: counterMetrics,
     ...config,
   });
-  const settings = { ...testSettings(id), stateDir } as TestSettings;
+  const settings = testSettings(id, stateDir);
   const created = joblogFactory.create(settings, parsed) as JoblogReceiver;
   receivers.push(created);
   return { receiver: created, settings };
@@ -47,6 +47,8 @@ function lines(count: number, status = 'ok'): string {
 }
 
 const jobs = (settings: TestSettings, status = 'ok') => valueOf(settings.meter, 'test.jobs', { status }) ?? 0;
+
+const startTimeOf = (settings: TestSettings) => points(settings.meter, 'test.jobs').find((p) => p.attributes.status === 'ok')?.startTime;
 
 describe('joblog factory', () => {
   it('is a beta receiver of type joblog', () => {
@@ -77,7 +79,7 @@ describe('lifecycle', () => {
     await expect(start(created)).rejects.toThrow('receiver "joblog" was already started; create a new one');
   });
 
-  it('start, shutdown, then a new instance on the same state directory counts only lines written since', async () => {
+  it('start, shutdown, then a new instance on the same state directory continues the counts, from the first start time, counting no line twice', async () => {
     const log = path.join(directory, 'jobs.log');
     writeFileSync(log, lines(3));
     const first = receiver('joblog');
@@ -85,14 +87,51 @@ describe('lifecycle', () => {
     await eventually(() => expect(jobs(first.settings)).toBe(3));
     appendFileSync(log, lines(2));
     await eventually(() => expect(jobs(first.settings)).toBe(5));
+    const firstStart = startTimeOf(first.settings);
     await Promise.all([first.receiver.shutdown(), first.receiver.shutdown()]);
 
     appendFileSync(log, lines(4));
     const second = receiver('joblog');
     await start(second.receiver);
-    await eventually(() => expect(jobs(second.settings)).toBe(4));
+    await eventually(() => expect(jobs(second.settings)).toBe(9));
     appendFileSync(log, lines(1));
-    await eventually(() => expect(jobs(second.settings)).toBe(5));
+    await eventually(() => expect(jobs(second.settings)).toBe(10));
+    expect(startTimeOf(second.settings)).toEqual(firstStart);
+  });
+
+  it('with persist: false, a new instance counts only lines written since (offsets are still kept)', async () => {
+    const log = path.join(directory, 'jobs.log');
+    writeFileSync(log, lines(3));
+    const first = receiver('joblog', { persist: false });
+    await start(first.receiver);
+    await eventually(() => expect(jobs(first.settings)).toBe(3));
+    await first.receiver.shutdown();
+    expect(JSON.parse(readFileSync(checkpointFileIn(stateDir), 'utf8')).receivers).toBeUndefined();
+
+    appendFileSync(log, lines(4));
+    const second = receiver('joblog', { persist: false });
+    await start(second.receiver);
+    await eventually(() => expect(jobs(second.settings)).toBe(4));
+  });
+
+  it('a replaced receiver whose metric list changed keeps the values of the metrics still configured and drops the others', async () => {
+    const log = path.join(directory, 'jobs.log');
+    writeFileSync(log, lines(3) + lines(1, 'failed'));
+    const both = [...counterMetrics, { name: 'test.failures', type: 'counter', match: { status: 'failed' } }];
+    const first = receiver('joblog', { metrics: both });
+    await start(first.receiver);
+    await eventually(() => expect(jobs(first.settings)).toBe(3));
+    await eventually(() => expect(valueOf(first.settings.meter, 'test.failures')).toBe(1));
+    await first.receiver.shutdown();
+
+    const renamed = [...counterMetrics, { name: 'test.failed', type: 'counter', match: { status: 'failed' } }];
+    const second = receiver('joblog', { metrics: renamed });
+    await start(second.receiver);
+    appendFileSync(log, lines(1, 'failed'));
+    await eventually(() => expect(valueOf(second.settings.meter, 'test.failed')).toBe(1));
+    expect(jobs(second.settings)).toBe(3);
+    expect(jobs(second.settings, 'failed')).toBe(2);
+    expect(valueOf(second.settings.meter, 'test.failures')).toBeUndefined();
   });
 
   it('a state directory that cannot hold checkpoints fails the start, naming the file, and lets go of every file', async () => {

@@ -306,9 +306,8 @@ class Stream {
         counts.dropped++;
         continue;
       }
-      const folding = series === this.overflow && s!.overflow !== true;
-      if (folding && this.kind !== 'gauge') {
-        // Into an overflow series that may hold other values already: add, keep the earliest start.
+      if (series === this.overflow && this.kind !== 'gauge') {
+        // The overflow series gathers the saved one and any series past the limit now: add, keep the earliest start.
         series.value += s!.value!;
         if (series.counts !== undefined) {
           s!.counts!.forEach((count, i) => (series.counts![i] += count));

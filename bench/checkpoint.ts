@@ -60,7 +60,7 @@ async function measure(series: number, values: boolean): Promise<CheckpointBench
       // The synchronous part, as the write does it: the state taken and the document serialised.
       let started = performance.now();
       const state = values ? { metrics: meter.snapshot() } : undefined;
-      JSON.stringify({ version: 1, files: store.identities().map((id) => store.get(id)), receivers: { 'joblog/bench': state } }, null, 1);
+      JSON.stringify({ version: 1, files: store.identities().map((id) => store.get(id)), receivers: { 'joblog/bench': state } });
       eventLoopMs = performance.now() - started;
       eventLoop.push(eventLoopMs);
       started = performance.now();

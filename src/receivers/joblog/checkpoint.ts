@@ -222,7 +222,7 @@ export class CheckpointStore implements Checkpoints {
     }
     const receivers = this.states.size === 0 ? undefined : Object.fromEntries(this.states);
     const document = { version: FILE_VERSION, savedAt: new Date(now).toISOString(), scannedAt, files, receivers };
-    const text = `${JSON.stringify(document, null, 1)}\n`;
+    const text = `${JSON.stringify(document)}\n`;
     // Entries set while the write is in flight make the store dirty again.
     this.dirty = false;
     try {

@@ -5,7 +5,7 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runAgent, startAgent, tempDir, writeConfig, type AgentProcess } from '../support/agent-process.js';
+import { runAgent, startAgent, tempDir, waitForLog, writeConfig, type AgentProcess } from '../support/agent-process.js';
 import { eventually } from '../support/eventually.js';
 import { freePort } from '../support/ports.js';
 import { seededRandom } from '../support/seeded-random.js';
@@ -131,6 +131,7 @@ describe('counter values across kill -9', () => {
         kills += 1;
         noteStartTimes();
         agent = await start(config(log));
+        expect(agent.log()).toContain('state directory lock left by an agent that is gone; taken over');
       } else if (batch % 10 === 0) {
         await delay(5);
       }
@@ -185,6 +186,25 @@ describe('one agent per state directory', () => {
     expect(await first.stop()).toBe(0);
     running.splice(running.indexOf(first), 1);
     expect(existsSync(lock)).toBe(false);
+  });
+
+  it('a reload naming another state directory keeps the one the agent started on, and says so', async () => {
+    const log = join(logs, 'jobs.log');
+    writeFileSync(log, 'job=build status=ok\n');
+    const agent = await start(config(log));
+    await eventually(async () => expect(valueIn(await scrape(port), 'test_jobs_total', { status: 'ok' })).toBe(1));
+    const elsewhere = join(directory, 'elsewhere');
+    writeConfig(directory, config(log).replace(`state_directory: ${stateDir}`, `state_directory: ${elsewhere}`));
+    agent.child.kill('SIGHUP');
+    await waitForLog(agent, '"msg":"configuration reloaded"');
+    expect(agent.log()).toContain('service.state_directory changed; a reload keeps the directory the agent started with, a restart takes the new one');
+    // Nothing was replaced: the receiver counts on, its checkpoints and the lock where they were.
+    expect(agent.log()).toMatch(/"msg":"configuration reloaded"/);
+    expect(agent.log()).not.toMatch(/"replaced":\[/);
+    await appendFile(log, 'job=build status=ok\n');
+    await eventually(async () => expect(valueIn(await scrape(port), 'test_jobs_total', { status: 'ok' })).toBe(2));
+    expect(existsSync(join(stateDir, 'otel-agent.pid'))).toBe(true);
+    expect(existsSync(elsewhere)).toBe(false);
   });
 
   it('validate checks the default state directory when the config names none', () => {

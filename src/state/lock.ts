@@ -94,8 +94,8 @@ export class StateLock {
     const startTicks = startTicksOf(process.pid);
     const content = `${process.pid}\n${startTicks === undefined ? '' : `start ${startTicks}\n`}`;
     const temporary = `${file}.${process.pid}.tmp`;
-    writeFileSync(temporary, content, { mode: 0o644 });
     try {
+      writeFileSync(temporary, content, { mode: 0o644 });
       // Two tries: the second after a stale lock was removed; losing that race to another agent refuses.
       for (let attempt = 0; ; attempt++) {
         try {

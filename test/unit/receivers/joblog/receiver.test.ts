@@ -99,6 +99,23 @@ describe('lifecycle', () => {
     expect(startTimeOf(second.settings)).toEqual(firstStart);
   });
 
+  it('a collection asked for before start has restored the values waits for them: no scrape sees the counter from zero', async () => {
+    const log = path.join(directory, 'jobs.log');
+    writeFileSync(log, lines(3));
+    const first = receiver('joblog');
+    await start(first.receiver);
+    await eventually(() => expect(jobs(first.settings)).toBe(3));
+    await first.receiver.shutdown();
+
+    const second = receiver('joblog');
+    // The exporter starts first: its collection may come while the receiver is only created.
+    const collected = second.receiver.collect(AbortSignal.timeout(10_000));
+    const started = start(second.receiver);
+    await collected;
+    expect(jobs(second.settings)).toBe(3);
+    await started;
+  });
+
   it('with persist: false, a new instance counts only lines written since (offsets are still kept)', async () => {
     const log = path.join(directory, 'jobs.log');
     writeFileSync(log, lines(3));

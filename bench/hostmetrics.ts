@@ -8,6 +8,7 @@ import type { ReceiverSettings } from '../src/component/types.js';
 import { MetricStore } from '../src/metrics/store.js';
 import { configSchema, SCRAPER_NAMES, type ScraperName } from '../src/receivers/hostmetrics/config.js';
 import { HostmetricsReceiver } from '../src/receivers/hostmetrics/receiver.js';
+import { StateDirectory } from '../src/state/store.js';
 import { silentLogger } from '../src/telemetry/silent-logger.js';
 
 export type BenchRow = Record<string, string | number>;
@@ -20,7 +21,7 @@ function receiverFor(scrapers: readonly ScraperName[]): { receiver: HostmetricsR
     telemetry: new MetricStore({ scope: 'otel-agent' }),
     logger: silentLogger(),
     status: { report() {} },
-    stateDir: '',
+    store: new StateDirectory('/nonexistent', silentLogger()).storeFor('receiver', 'hostmetrics'),
   };
   return { receiver: new HostmetricsReceiver(settings, configSchema.parse({ scrapers })), meter };
 }

@@ -133,7 +133,9 @@ async function startAgent(dir: string, variant: AgentVariant, index: number, hos
   const port = await freePort();
   const config = join(dir, `agent-${index}.yaml`);
   writeFileSync(config, agentConfig(port, hostmetricsEveryS));
-  const { child, log } = launch(process.execPath, [...variant.nodeFlags, AGENT_MAIN, 'run', '-c', config], childEnv());
+  // Agents run side by side: one state directory each (a second agent on one is refused).
+  const env = { ...childEnv(), STATE_DIRECTORY: join(dir, `state-${index}`) };
+  const { child, log } = launch(process.execPath, [...variant.nodeFlags, AGENT_MAIN, 'run', '-c', config], env);
   return { name: agentName(variant), child, port, log };
 }
 

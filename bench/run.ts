@@ -1,13 +1,14 @@
 // Runs the benchmarks and prints one table each.
 //
 //   npm run bench                          every benchmark
-//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog, processors, authflood, start
+//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog, checkpoint, processors, authflood, start
 //   npm run bench -- idle --idle-seconds=30
 //   npm run bench -- soak --soak-seconds=600   only when named: an hour by default
 //   npm run bench -- start --start-runs=9 --start-baseline=<other build>/dist/src/cli/main.js
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { formatAuthFloodTable, runAuthFloodBench } from './authflood.js';
+import { formatCheckpointTable, runCheckpointBench } from './checkpoint.js';
 import { runHostmetricsBench, type BenchRow } from './hostmetrics.js';
 import { formatIdleTable, formatMemoryTable, runIdleBench, runMemoryBreakdown, type IdleOptions } from './idle.js';
 import { formatJoblogTable, runJoblogBench } from './joblog.js';
@@ -57,6 +58,7 @@ const BENCHES: Record<string, Bench> = {
   scrape: { run: async () => formatScrapeTable(await runScrapeBench()) },
   serializer: { run: async () => serializerTable(await runSerializerBench()) },
   joblog: { run: async () => formatJoblogTable(await runJoblogBench()) },
+  checkpoint: { run: async () => formatCheckpointTable(await runCheckpointBench()) },
   processors: { run: async () => formatProcessorsTable(await runProcessorsBench()) },
   soak: { run: async () => formatSoakTable(await runSoakBench(soak)) },
   authflood: { run: async () => formatAuthFloodTable(await runAuthFloodBench()) },

@@ -5,6 +5,7 @@ import { prometheusFactory, type PrometheusExporter } from '../src/exporters/pro
 import { resourceFromAttributes } from '../src/metrics/otel.js';
 import { MetricStore } from '../src/metrics/store.js';
 import { PipelineSource } from '../src/pipeline/source.js';
+import { StateDirectory } from '../src/state/store.js';
 import { silentLogger } from '../src/telemetry/silent-logger.js';
 
 export interface ServedStore {
@@ -28,7 +29,7 @@ export async function serveStore(
     id: 'prometheus',
     logger: silentLogger(),
     status: { report() {} },
-    stateDir: '',
+    store: new StateDirectory('/nonexistent', silentLogger()).storeFor('exporter', 'prometheus'),
     telemetry: new MetricStore({ scope: 'otel-agent' }),
     source,
     health: { ready: () => true, components: () => [] },

@@ -4,6 +4,7 @@ import type { Logger } from '../component/types.js';
 import { ConfigError, formatProblem, loadConfig, type AgentConfig, type FactoryLookup } from '../config/load.js';
 import type { ReloadPlan } from '../pipeline/graph.js';
 import { Service, ServiceError } from '../pipeline/service.js';
+import { StateLock } from '../state/lock.js';
 import { HealthServer } from '../telemetry/health.js';
 import { createLogger, type AgentLogger } from '../telemetry/logger.js';
 import { SelfTelemetry } from '../telemetry/self.js';
@@ -52,6 +53,8 @@ export class Agent {
    */
   private keepAlive?: NodeJS.Timeout;
   private readonly telemetry = new SelfTelemetry();
+  /** The state directory's lock, held from start to stop: one agent per directory. */
+  private lock?: StateLock;
   private logger: AgentLogger;
   /** Reloads and shutdown run one at a time, in the order the signals came. */
   private queue: Promise<void> = Promise.resolve();
@@ -71,8 +74,15 @@ export class Agent {
     this.logger = createLogger(config.service.telemetry.logs.level);
     for (const id of config.unused) this.logger.warn({ component: id }, 'component is declared but in no pipeline; it is not started');
     this.warnAbout(config);
-    // Imports the implementations the config uses, then creates its components.
-    const service = await this.newService(config);
+    this.lock = this.lockStateDirectory(config.service.stateDirectory);
+    let service: Service;
+    try {
+      // Imports the implementations the config uses, then creates its components.
+      service = await this.newService(config);
+    } catch (error) {
+      this.releaseLock();
+      throw error;
+    }
     this.service = service;
     try {
       // Up before the components start, so a probe sees `starting` rather than a refused connection.
@@ -82,12 +92,25 @@ export class Agent {
       await service.shutdown().catch(() => undefined);
       await this.moveHealthTo(undefined).catch(() => undefined);
       this.service = undefined;
+      this.releaseLock();
       throw error;
     }
     this.config = config;
     this.keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
     this.logger.info({ version: VERSION, config: this.configFile, pipelines: config.service.pipelines.map((p) => p.name) }, 'otel-agent started');
     notifySystemd('READY=1', this.logger);
+  }
+
+  /** Takes the lock of the state directory or throws (another agent runs on it: its PID is named). */
+  private lockStateDirectory(directory: string): StateLock {
+    return StateLock.acquire(directory, (stalePid) =>
+      this.logger.info({ stateDirectory: directory, stalePid }, 'state directory lock left by an agent that is gone; taken over'),
+    );
+  }
+
+  private releaseLock(): void {
+    this.lock?.release();
+    this.lock = undefined;
   }
 
   /** What the config allows but likely did not mean, once per load. */
@@ -147,6 +170,15 @@ export class Agent {
     }
     notifySystemd('RELOADING=1', this.logger);
     const previous = this.config;
+    if (next.service.stateDirectory !== previous.service.stateDirectory) {
+      // The lock and every component's state are in the directory the agent started on; moving
+      // them under running components would lose or double-count. A restart moves them.
+      this.logger.warn(
+        { stateDirectory: previous.service.stateDirectory, configured: next.service.stateDirectory },
+        'service.state_directory changed; a reload keeps the directory the agent started with, a restart takes the new one',
+      );
+      next = { ...next, service: { ...next.service, stateDirectory: previous.service.stateDirectory } };
+    }
     try {
       await this.moveHealthTo(healthEndpointOf(next));
     } catch (error) {
@@ -192,8 +224,13 @@ export class Agent {
     this.logger.info({ signal }, 'shutting down');
     notifySystemd('STOPPING=1', this.logger);
     this.queue = this.queue.then(async () => {
-      await this.service?.shutdown();
-      await this.health?.shutdown();
+      try {
+        await this.service?.shutdown();
+        await this.health?.shutdown();
+      } finally {
+        // After the final checkpoints: the next agent on the directory starts from them.
+        this.releaseLock();
+      }
       clearInterval(this.keepAlive);
       this.logger.info({}, 'stopped');
     });

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { builtinFactories, EXPORTERS, PROCESSORS, RECEIVERS } from '../components.js';
 import { ConfigError, formatProblem, loadConfig } from '../config/load.js';
 import { printConfig } from '../config/redact.js';
+import { lockHolder } from '../state/lock.js';
 import { VERSION } from '../version.js';
 import { Agent, SHUTDOWN_DEADLINE_MS } from './agent.js';
 import { checkConfigOffThread } from './config-check.js';
@@ -95,6 +96,12 @@ program
       const config = loadConfig(file, builtinFactories(), process.env, { checkLocalFiles: true });
       for (const id of config.unused) process.stderr.write(`warning: ${id} is declared but in no pipeline\n`);
       for (const warning of config.warnings) process.stderr.write(`warning: ${formatProblem(warning)}\n`);
+      // Information, not a problem: ExecStartPre and a check by hand run while the agent being
+      // replaced may still hold its directory; a second `run` beside it would be refused.
+      const holder = lockHolder(config.service.stateDirectory);
+      if (holder !== undefined) {
+        process.stderr.write(`note: state directory ${config.service.stateDirectory} is in use by a running agent (PID ${holder}); another \`run\` on it is refused while that agent runs\n`);
+      }
       process.stdout.write(`${file}: valid (${config.service.pipelines.length} pipeline(s))\n`);
     } catch (error) {
       failOnConfig(error);

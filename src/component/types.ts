@@ -82,6 +82,89 @@ export interface Meter {
   histogram(name: string, options?: HistogramOptions): Histogram;
   mark(): number;
   sweep(mark: number): void;
+  /**
+   * The values of every series (with their start times), for saving across a restart:
+   * plain JSON, bounded by the series limits. `exclude` names instruments left out
+   * (values the caller rebuilds itself, such as a count of open pairs).
+   */
+  snapshot?(options?: { exclude?: ReadonlySet<string> }): MeterSnapshot;
+  /**
+   * Brings back a snapshot before anything is recorded: values and start times of the
+   * instruments that exist now and still have the same kind, exported name and buckets;
+   * the rest is dropped. Tolerates any input (it comes from a file).
+   */
+  restore?(snapshot: unknown): RestoredCounts;
+}
+
+/** A meter's series values as saved (format 1). */
+export interface MeterSnapshot {
+  version: 1;
+  instruments: SavedInstrument[];
+}
+
+export interface SavedInstrument {
+  /** The name the instrument was created with. */
+  instrument: string;
+  kind: 'counter' | 'updown' | 'gauge' | 'histogram';
+  /** The exported name, after views: values saved under another name do not come back. */
+  name: string;
+  buckets?: number[];
+  series: SavedSeries[];
+}
+
+export interface SavedSeries {
+  attributes: Attributes;
+  /** Start of the series, epoch milliseconds: a counter keeps it across restarts. */
+  startMs: number;
+  /** Sum, gauge value, or histogram count. */
+  value: number;
+  counts?: number[];
+  sum?: number;
+  min?: number;
+  max?: number;
+  /** The overflow series of the instrument's series limit. */
+  overflow?: true;
+}
+
+export interface RestoredCounts {
+  series: number;
+  /** Series saved for instruments gone or changed, or not valid. */
+  dropped: number;
+}
+
+/** How a reader understands a state record: a JSON object with a format `version`. */
+export interface StateFormat<T> {
+  /** The versions this reader understands; a file of any other is moved aside. */
+  readonly versions: readonly number[];
+  /** The value of a document of one of `versions`; throws, saying why, when it is malformed. */
+  decode(document: { version: number } & Record<string, unknown>): T;
+}
+
+/** One state file: written atomically, one write at a time; a bad file is moved aside on read. */
+export interface StateFileHandle {
+  readonly path: string;
+  /** The record's value, or undefined (none yet, or it was bad: moved aside and logged). */
+  read<T>(format: StateFormat<T>): Promise<T | undefined>;
+  /** Writes `{ version, ...body }`. */
+  write(version: number, body: Record<string, unknown>): Promise<void>;
+  /** Writes a document the caller serialised, `version` included. */
+  writeText(text: string): Promise<void>;
+}
+
+/** A component's place in the agent's state directory (one agent per directory). */
+export interface StateStore {
+  /** The agent's state directory. */
+  readonly directory: string;
+  readonly id: string;
+  /** The component's own record: `<directory>/<kind>s/<id, URI-encoded>.json`. */
+  readonly record: StateFileHandle;
+  /** `<directory>/<type>`: what every instance of the type shares on disk. */
+  readonly sharedDirectory: string;
+  sharedFile(name: string): StateFileHandle;
+  /** An object the running instances of the type share in the process, made by the first that asks. */
+  shared<T>(name: string, create: () => T): T;
+  /** Lets the shared object go once its last holder stopped. */
+  releaseShared(name: string, value: unknown): void;
 }
 
 export interface CreateSettings {
@@ -89,8 +172,8 @@ export interface CreateSettings {
   readonly id: string;
   readonly logger: Logger;
   readonly status: StatusReporter;
-  /** Directory the component may keep state in (checkpoints); survives restarts. */
-  readonly stateDir: string;
+  /** The component's state that survives restarts and reloads, namespaced by its id (src/state/store.ts). */
+  readonly store: StateStore;
   /** The agent's own metrics (`otel_agent.*`), for counters of refused input and the like. */
   readonly telemetry: Meter;
 }

@@ -125,7 +125,7 @@ export function loadConfigText(
   checkTokens(data, problems);
   // Only a config of the right shape: files named in a wrong place were reported already.
   if (options.checkLocalFiles && problems.count === 0 && fileShape.success) {
-    for (const { path, message } of localFileProblems(data)) problems.add(path, message);
+    for (const { path, message } of localFileProblems(data, defaultStateDirectory(env))) problems.add(path, message);
   }
 
   if (problems.count > 0 || !fileShape.success) throw problems.error();

@@ -1,7 +1,9 @@
 // What `validate` can check beyond the file's shape without binding or connecting: that the
 // files a config names (`cert_file`, `key_file`, `client_ca_file`, `bearer_token_file`, any
-// `*_file`) can be opened, and that a state directory it names can be written. So a unit's
-// `ExecStartPre=otel-agent validate` refuses what `run` would fail on.
+// `*_file`) can be opened, and that the state directory `run` would use (named, or the
+// default) can be made and written. So a unit's `ExecStartPre=otel-agent validate` refuses
+// what `run` would fail on. A state directory locked by a running agent is not a problem here:
+// `validate` is run beside the agent it checks a config for (cli/main.ts says so instead).
 import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { systemReason } from '../component/regular-file.js';
@@ -14,8 +16,11 @@ export interface LocalFileProblem {
 
 const FILE_KEY = /_file$/;
 
-/** Problems with the local files and directories named in `data` (the substituted config). */
-export function localFileProblems(data: Record<string, unknown>): LocalFileProblem[] {
+/**
+ * Problems with the local files and directories named in `data` (the substituted config).
+ * `defaultStateDirectory` is where state goes when the file names no `service.state_directory`.
+ */
+export function localFileProblems(data: Record<string, unknown>, defaultStateDirectory?: string): LocalFileProblem[] {
   const problems: LocalFileProblem[] = [];
   const visit = (value: unknown, path: ConfigPath): void => {
     if (Array.isArray(value)) {
@@ -34,10 +39,18 @@ export function localFileProblems(data: Record<string, unknown>): LocalFileProbl
   };
   for (const section of ['receivers', 'processors', 'exporters']) visit(data[section], [section]);
   const service = data.service as Record<string, unknown> | undefined;
-  const stateDirectory = service?.state_directory;
-  if (typeof stateDirectory === 'string' && stateDirectory !== '') {
-    const reason = unwritableDirectory(stateDirectory);
-    if (reason) problems.push({ path: ['service', 'state_directory'], message: `cannot write state to ${JSON.stringify(stateDirectory)}: ${reason}` });
+  const named = service?.state_directory;
+  if (typeof named === 'string' && named !== '') {
+    const reason = unwritableDirectory(named);
+    if (reason) problems.push({ path: ['service', 'state_directory'], message: `cannot write state to ${JSON.stringify(named)}: ${reason}` });
+  } else if (named === undefined && defaultStateDirectory !== undefined) {
+    const reason = unwritableDirectory(defaultStateDirectory);
+    if (reason) {
+      problems.push({
+        path: ['service', 'state_directory'],
+        message: `cannot write state to ${JSON.stringify(defaultStateDirectory)} (the default; set service.state_directory, or run under systemd's StateDirectory=): ${reason}`,
+      });
+    }
   }
   return problems;
 }

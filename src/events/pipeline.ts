@@ -1,7 +1,8 @@
 // From a receiver's config section to what handles its events: the line parser, the mapping
-// it feeds, and the refusal counter both report to; with the mapping's state saved and
-// brought back through whatever store the receiver keeps (joblog: its checkpoints).
-import type { Logger, ReceiverSettings } from '../component/types.js';
+// it feeds, and the refusal counter both report to; with the mapping's state and the metric
+// values saved and brought back through whatever store the receiver keeps (joblog: its
+// checkpoints), in the same write as the receiver's positions.
+import type { Logger, Meter, ReceiverSettings } from '../component/types.js';
 import { compiledEventHandling, type EventHandlingConfig } from './config.js';
 import { compileMapping, fieldsRead, type EventMapper, type EventRecord, type MappingRefusal, type SavedState } from './mapping/index.js';
 import { compileLineParser, type LineParser, type ParseRefusal } from './parse.js';
@@ -34,6 +35,11 @@ export interface EventPipelineOptions {
   receiverRefusals?: readonly string[];
   /** Where the event being handled came from (a file, a topic), named in refusal logs. */
   source?: () => string | undefined;
+  /**
+   * Save the meter's values (counters, histograms, gauges, start times) with the mapping's
+   * state and bring them back at start: the receiver's `persist`. Default false.
+   */
+  persistValues?: boolean;
 }
 
 export class EventPipeline {
@@ -45,6 +51,10 @@ export class EventPipeline {
   readonly recordTimeFromField: boolean;
   private readonly receiverId: string;
   private readonly logger: Logger;
+  private readonly meter: Meter;
+  private readonly persistValues: boolean;
+  /** Instruments the mapping rebuilds from its own state (open-pair counts): never saved as values. */
+  private readonly derived: ReadonlySet<string>;
 
   constructor(
     settings: Pick<ReceiverSettings, 'id' | 'logger' | 'meter' | 'telemetry'>,
@@ -54,10 +64,13 @@ export class EventPipeline {
     const { id, logger, telemetry } = settings;
     this.receiverId = id;
     this.logger = logger;
+    this.meter = settings.meter;
+    this.persistValues = options.persistValues === true;
     const source = options.source ?? (() => undefined);
     this.refusals = new RefusalCounter(telemetry, id, logger);
     this.refusals.expect([...(options.receiverRefusals ?? []), ...parseRefusals(config)]);
     const { lineParser, metrics } = compiledEventHandling(config);
+    this.derived = new Set(metrics.flatMap((metric) => (metric.pair?.active === undefined ? [] : [metric.pair.active])));
     this.mapper = compileMapping(metrics, {
       meter: settings.meter,
       onRefused: (reason: MappingRefusal) => this.refusals.refuse(reason, source()),
@@ -71,10 +84,18 @@ export class EventPipeline {
     this.recordTimeFromField = config.timestamp !== undefined;
   }
 
-  /** What the mapping keeps (open pairs, elapsed clocks, gauges' last values), or undefined when nothing. */
+  /**
+   * What the mapping keeps (open pairs, elapsed clocks, gauges' last values) and, with
+   * `persistValues`, the meter's values; undefined when nothing. Synchronous: taken in one
+   * run with the positions it is written beside.
+   */
   saveState(): SavedReceiverState | undefined {
     const mapping = this.mapper.saveState();
-    return Object.keys(mapping).length === 0 ? undefined : { mapping };
+    const metrics = this.persistValues ? this.meter.snapshot?.({ exclude: this.derived }) : undefined;
+    const state: SavedReceiverState = {};
+    if (Object.keys(mapping).length > 0) state.mapping = mapping;
+    if (metrics !== undefined && metrics.instruments.length > 0) state.metrics = metrics;
+    return Object.keys(state).length === 0 ? undefined : state;
   }
 
   /**
@@ -82,6 +103,13 @@ export class EventPipeline {
    * store adds it, lets elapsed clocks count the time the agent was down.
    */
   restoreState(saved: SavedReceiverState | undefined): void {
+    // Values first: the mapping's restore then sets gauges and counts open pairs over them.
+    if (this.persistValues && saved?.metrics !== undefined && this.meter.restore !== undefined) {
+      const { series, dropped } = this.meter.restore(saved.metrics);
+      if (series > 0 || dropped > 0) {
+        this.logger.info({ receiver: this.receiverId, series, dropped }, 'metric values restored: counters continue from where they were');
+      }
+    }
     if (typeof saved?.mapping !== 'object' || saved.mapping === null) return;
     const savedAt = typeof saved.savedAt === 'string' ? Date.parse(saved.savedAt) : NaN;
     const now = Date.now();

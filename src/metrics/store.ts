@@ -16,6 +16,10 @@ import type {
   HistogramOptions,
   InstrumentOptions,
   Meter,
+  MeterSnapshot,
+  RestoredCounts,
+  SavedInstrument,
+  SavedSeries,
   UpDownCounter,
 } from '../component/types.js';
 import { AggregationTemporality, DataPointType, ValueType } from './otel.js';
@@ -43,6 +47,24 @@ export interface MetricStoreOptions {
 function hrTime(ms: number): HrTime {
   const seconds = Math.floor(ms / 1000);
   return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+}
+
+function msOf(time: HrTime): number {
+  return time[0] * 1000 + time[1] / 1e6;
+}
+
+const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+/** Attributes as read from a snapshot: primitives and arrays of primitives only. */
+function savedAttributes(value: unknown): Attributes | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const attributes: Attributes = {};
+  for (const [key, item] of Object.entries(value)) {
+    const primitive = (v: unknown) => typeof v === 'string' || typeof v === 'boolean' || finite(v);
+    if (primitive(item) || (Array.isArray(item) && item.every(primitive))) attributes[key] = item as Attributes[string];
+    else return undefined;
+  }
+  return attributes;
 }
 
 /** A stable key for an attribute set: sorted keys, values tagged by type. */
@@ -74,7 +96,8 @@ function freezeCopy(attributes: Attributes): Attributes {
 interface Series {
   /** Frozen, and the same object for the series' whole life, so exporters can cache by it. */
   readonly attributes: Attributes;
-  readonly startTime: HrTime;
+  /** Changed only by a restore, before anything reads the series. */
+  startTime: HrTime;
   value: number;
   /** Histogram state, absent for sums and gauges. */
   counts?: number[];
@@ -215,6 +238,100 @@ class Stream {
     this.series.delete(key);
   }
 
+  /** Every series' value as plain JSON: at most the series limit, plus the overflow series. */
+  snapshot(instrument: string): SavedInstrument | undefined {
+    if (this.settings.drop || this.seriesCount === 0) return undefined;
+    const save = (s: Series, overflow: boolean): SavedSeries => ({
+      attributes: { ...s.attributes },
+      startMs: msOf(s.startTime),
+      value: s.value,
+      ...(s.counts !== undefined && { counts: s.counts.slice(), sum: s.sum }),
+      ...(s.min !== undefined && { min: s.min, max: s.max }),
+      ...(overflow && { overflow: true as const }),
+    });
+    const series = [...this.series.values()].map((s) => save(s, false));
+    if (this.overflow) series.push(save(this.overflow, true));
+    return {
+      instrument,
+      kind: this.kind,
+      name: this.settings.name,
+      ...(this.kind === 'histogram' && { buckets: [...this.buckets] }),
+      series,
+    };
+  }
+
+  /**
+   * Brings back saved series over what is there (the mapping's zero-valued initial series).
+   * Past the series limit (a smaller limit now), sums and histograms fold into the overflow
+   * series, so totals stay whole; gauges are dropped. Returns the series restored.
+   */
+  restore(saved: SavedInstrument): RestoredCounts {
+    const counts: RestoredCounts = { series: 0, dropped: 0 };
+    const sameBuckets = this.kind !== 'histogram' || (Array.isArray(saved.buckets) && saved.buckets.length === this.buckets.length && saved.buckets.every((b, i) => b === this.buckets[i]));
+    if (saved.kind !== this.kind || saved.name !== this.settings.name || this.settings.drop || !sameBuckets || !Array.isArray(saved.series)) {
+      counts.dropped += Array.isArray(saved.series) ? saved.series.length : 0;
+      return counts;
+    }
+    this.byObject.clear();
+    for (const entry of saved.series as unknown[]) {
+      const s = entry as Partial<SavedSeries> | null;
+      let attributes = savedAttributes(s?.attributes);
+      const valid =
+        attributes !== undefined &&
+        finite(s!.startMs) &&
+        finite(s!.value) &&
+        (this.kind !== 'histogram' || (Array.isArray(s!.counts) && s!.counts.length === this.buckets.length + 1 && s!.counts.every(finite) && finite(s!.sum)));
+      if (!valid) {
+        counts.dropped++;
+        continue;
+      }
+      if (this.settings.filter !== undefined && s!.overflow !== true) attributes = this.settings.filter(attributes!);
+      let series: Series | undefined;
+      if (s!.overflow === true) {
+        this.overflow ??= this.newSeries(OVERFLOW_ATTRIBUTES);
+        series = this.overflow;
+      } else {
+        const key = attributesKey(attributes!);
+        series = this.series.get(key);
+        if (series === undefined && this.series.size < this.settings.seriesLimit) {
+          series = this.newSeries(freezeCopy(attributes!));
+          this.series.set(key, series);
+        }
+        if (series === undefined && this.kind !== 'gauge') {
+          this.overflow ??= this.newSeries(OVERFLOW_ATTRIBUTES);
+          series = this.overflow;
+        }
+      }
+      if (series === undefined) {
+        counts.dropped++;
+        continue;
+      }
+      if (series === this.overflow && this.kind !== 'gauge') {
+        // The overflow series gathers the saved one and any series past the limit now: add, keep the earliest start.
+        series.value += s!.value!;
+        if (series.counts !== undefined) {
+          s!.counts!.forEach((count, i) => (series.counts![i] += count));
+          series.sum! += s!.sum!;
+          if (finite(s!.min) && (series.min === undefined || s!.min < series.min)) series.min = s!.min;
+          if (finite(s!.max) && (series.max === undefined || s!.max > series.max)) series.max = s!.max;
+        }
+        if (s!.startMs! < msOf(series.startTime)) series.startTime = hrTime(s!.startMs!);
+      } else {
+        series.value = s!.value!;
+        series.startTime = hrTime(s!.startMs!);
+        if (series.counts !== undefined) {
+          series.counts = s!.counts!.slice();
+          series.sum = s!.sum;
+          series.min = finite(s!.min) ? s!.min : undefined;
+          series.max = finite(s!.max) ? s!.max : undefined;
+        }
+      }
+      series.touched = this.store.generation;
+      counts.series++;
+    }
+    return counts;
+  }
+
   sweep(mark: number): void {
     for (const [key, series] of this.series) {
       if (series.touched >= mark) continue;
@@ -313,6 +430,35 @@ export class MetricStore implements Meter {
 
   sweep(mark: number): void {
     for (const stream of this.streams.values()) stream.sweep(mark);
+  }
+
+  snapshot(options: { exclude?: ReadonlySet<string> } = {}): MeterSnapshot {
+    const instruments: SavedInstrument[] = [];
+    for (const [instrument, stream] of this.streams) {
+      if (options.exclude?.has(instrument)) continue;
+      const saved = stream.snapshot(instrument);
+      if (saved !== undefined) instruments.push(saved);
+    }
+    return { version: 1, instruments };
+  }
+
+  restore(snapshot: unknown): RestoredCounts {
+    const counts: RestoredCounts = { series: 0, dropped: 0 };
+    const saved = snapshot as Partial<MeterSnapshot> | null;
+    if (saved?.version !== 1 || !Array.isArray(saved.instruments)) return counts;
+    for (const entry of saved.instruments as unknown[]) {
+      const instrument = entry as Partial<SavedInstrument> | null;
+      const stream = typeof instrument?.instrument === 'string' ? this.streams.get(instrument.instrument) : undefined;
+      if (stream === undefined) {
+        // An instrument no longer made (its metric left the config): its values go.
+        counts.dropped += Array.isArray(instrument?.series) ? instrument.series.length : 0;
+        continue;
+      }
+      const restored = stream.restore(instrument as SavedInstrument);
+      counts.series += restored.series;
+      counts.dropped += restored.dropped;
+    }
+    return counts;
   }
 
   /** @internal called by streams */

@@ -11,6 +11,7 @@
 import type { Component, ComponentHealth, HealthSource, Kind, Logger, Processor } from '../component/types.js';
 import type { AgentConfig, ComponentConfig, FactoryLookup } from '../config/load.js';
 import { MetricStore } from '../metrics/store.js';
+import { StateDirectory } from '../state/store.js';
 import { ViewSet } from '../metrics/views.js';
 import { buildResource } from '../telemetry/resource.js';
 import type { SelfTelemetry } from '../telemetry/self.js';
@@ -95,6 +96,11 @@ export class Service implements HealthSource {
   private current: Graph;
   /** The first config's components, created by the constructor and started by start(). */
   private initial?: Change;
+  /**
+   * The first config's state directory, for the service's life: the agent holds its lock, and a
+   * reload naming another directory is refused by the agent before it gets here.
+   */
+  private readonly stateDirectory: StateDirectory;
 
   /**
    * Imports the implementations `options.config` uses, then creates its components (started
@@ -112,6 +118,7 @@ export class Service implements HealthSource {
     private readonly implementations: Implementations,
   ) {
     this.board = new StatusBoard(options.logger);
+    this.stateDirectory = new StateDirectory(options.config.service.stateDirectory, options.logger);
     this.current = EMPTY_CONFIG_GRAPH(options.config);
     try {
       this.initial = this.prepare(options.config);
@@ -190,12 +197,13 @@ export class Service implements HealthSource {
    * What a component is handed at creation, in one place for every kind. `live` is false once
    * the instance is retired, so a replaced instance never reports over its successor.
    */
-  private settingsFor(id: string, kind: Kind, config: AgentConfig, live: () => boolean) {
+  private settingsFor(id: string, kind: Kind, live: () => boolean) {
+    const logger = this.options.logger.child({ component: id, kind });
     return {
       id,
-      logger: this.options.logger.child({ component: id, kind }),
+      logger,
       status: this.board.reporter(id, kind, live),
-      stateDir: config.service.stateDirectory,
+      store: this.stateDirectory.storeFor(kind, id, logger),
       telemetry: this.options.telemetry.meter,
     };
   }
@@ -204,7 +212,7 @@ export class Service implements HealthSource {
   private construct(kind: Kind, id: string, config: AgentConfig, live: () => boolean, extra: object): Component | Processor {
     const section = kind === 'receiver' ? config.receivers : kind === 'processor' ? config.processors : config.exporters;
     const declared = section.get(id) as ComponentConfig;
-    const settings = { ...this.settingsFor(id, kind, config, live), ...extra };
+    const settings = { ...this.settingsFor(id, kind, live), ...extra };
     try {
       return this.implementations.of(kind, declared.type).create(settings as never, declared.config as object);
     } catch (error) {

@@ -88,7 +88,7 @@ describe.each(folders.filter((folder) => existsSync(folder.example)).map((folder
     it('its example parses; process() returns metrics, leaves its input as it was, and answers the same twice', async () => {
       const factory = factoryOf(folder.kind, folder.type) as ProcessorFactory;
       for (const { id, config } of await exampleInstances(folder)) {
-        const processor = (await factory.load()).create(testSettings({ id }), config as object);
+        const processor = (await factory.load()).create(testSettings({ id, kind: 'processor' }), config as object);
         const input = smallMetrics();
         const before = comparable(input);
         const output = processor.process(input);

@@ -672,6 +672,8 @@ describe('joblog tailer in its own process, killed with SIGKILL', () => {
     const modules = [
       ...['tailer', 'checkpoint', 'fingerprint', 'directory-watcher'].map((name) => `receivers/joblog/${name}`),
       'component/glob',
+      'state/store',
+      'state/atomic',
     ];
     for (const name of modules) {
       const source = await readFile(path.join(repositoryRoot, 'src', `${name}.ts`), 'utf8');

@@ -1,9 +1,10 @@
 // The joblog receiver in the real agent process, scraped over HTTP. Each line written is
 // numbered and counted under its own series (`test_lines_total{n}`), so a scrape shows loss
 // (0) and double counting (2) line by line: through both rotation styles and truncation while
-// lines are written, a graceful restart (exact), a kill -9 (none skipped, repeats only after
-// the last checkpoint), a renamed receiver, partial lines, new files under a glob, and
-// malformed lines mixed with good ones.
+// lines are written, a graceful restart and a kill -9 (exact: values are saved with the
+// offsets, `persist`), the same without `persist` (none skipped, none before the checkpoint
+// counted again), a renamed receiver, partial lines, new files under a glob, and malformed
+// lines mixed with good ones.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { appendFile, copyFile, rename, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -152,10 +153,48 @@ describe('rotation and truncation while lines are written', () => {
 });
 
 describe('restarts', () => {
-  it('graceful restart: the lines written while the agent was down are counted, none before them again', async () => {
+  it('graceful restart: every line counted exactly once, those before it included (their counts came back)', async () => {
     const log = join(logs, 'jobs.log');
     writeFileSync(log, '');
     const receiver = countingReceiver('joblog/a', [log]);
+    const first = await start(receiver);
+    const lines = new NumberedLines();
+    await lines.append(log, 500);
+    await waitForLines(port, 'joblog/a', 0, 500);
+    await stop(first);
+
+    await lines.append(log, 700);
+    await start(receiver);
+    await lines.append(log, 100);
+    const counts = await waitForLines(port, 'joblog/a', 0, lines.written);
+    expect(notExactlyOnce(counts, 0, lines.written)).toEqual(exactlyOnce);
+  });
+
+  it('kill -9: every line counted exactly once, the values saved with the last checkpoint continued from its offset', async () => {
+    const log = join(logs, 'jobs.log');
+    writeFileSync(log, '');
+    const receiver = countingReceiver('joblog/a', [log]);
+    const first = await start(receiver);
+    const lines = new NumberedLines();
+    await lines.append(log, 2000);
+    await waitForLines(port, 'joblog/a', 0, 2000);
+    appendFileSync(log, lines.text(20_000));
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    running.splice(running.indexOf(first), 1);
+
+    await start(receiver);
+    const counts = await waitForLines(port, 'joblog/a', 0, lines.written);
+    expect(notExactlyOnce(counts, 0, lines.written)).toEqual(exactlyOnce);
+  });
+
+  // Without `persist` the counts start from zero at each start; offsets are kept all the same.
+  const unpersisted = (log: string) => countingReceiver('joblog/a', [log], '    persist: false\n');
+
+  it('persist false, graceful restart: the lines written while the agent was down are counted, none before them again', async () => {
+    const log = join(logs, 'jobs.log');
+    writeFileSync(log, '');
+    const receiver = unpersisted(log);
     const first = await start(receiver);
     const lines = new NumberedLines();
     await lines.append(log, 500);
@@ -170,10 +209,10 @@ describe('restarts', () => {
     expect(notExactlyOnce(counts, 500, lines.written)).toEqual(exactlyOnce);
   });
 
-  it('kill -9: nothing skipped, and only lines after the last checkpoint counted again', async () => {
+  it('persist false, kill -9: nothing skipped, and only lines after the last checkpoint counted again', async () => {
     const log = join(logs, 'jobs.log');
     writeFileSync(log, '');
-    const receiver = countingReceiver('joblog/a', [log]);
+    const receiver = unpersisted(log);
     const first = await start(receiver);
     const lines = new NumberedLines();
     await lines.append(log, 2000);

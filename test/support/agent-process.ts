@@ -63,9 +63,9 @@ export function startAgent(args: string[], env: NodeJS.ProcessEnv = {}, bin = AG
   };
 }
 
-/** Runs a CLI command to completion. */
-export function runAgent(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [AGENT_BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+/** Runs a CLI command to completion, with `env` added to the test's environment. */
+export function runAgent(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [AGENT_BIN, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

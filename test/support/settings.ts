@@ -3,6 +3,7 @@
 // directory becoming a store) is made once, in this file.
 import type {
   ComponentHealth,
+  Kind,
   ComponentStatus,
   ExporterSettings,
   HealthSource,
@@ -11,6 +12,7 @@ import type {
   ReceiverSettings,
 } from '../../src/component/types.js';
 import { MetricStore } from '../../src/metrics/store.js';
+import { storeIn } from './state.js';
 
 export interface LogEntry {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -50,19 +52,22 @@ export interface TestSettingsOptions {
    * component that writes state passes a temp directory of its own and removes it.
    */
   stateDir?: string;
+  /** The kind the store is kept under. Default `receiver`; exporter settings use `exporter`. */
+  kind?: Kind;
 }
 
 export function testSettings(options: TestSettingsOptions | string = {}): TestSettings {
-  const { id = 'hostmetrics', stateDir = '/nonexistent' } = typeof options === 'string' ? { id: options } : options;
+  const { id = 'hostmetrics', stateDir = '/nonexistent', kind = 'receiver' } = typeof options === 'string' ? { id: options } : options;
   const statuses: ReportedStatus[] = [];
+  const logger = new RecordingLogger();
   return {
     id,
     meter: new MetricStore({ scope: id }),
     telemetry: new MetricStore({ scope: 'otel-agent' }),
-    logger: new RecordingLogger(),
+    logger,
     status: { report: (status, reason) => void statuses.push({ status, reason }) },
     statuses,
-    stateDir,
+    store: storeIn(stateDir, id, kind, logger),
   };
 }
 
@@ -77,5 +82,5 @@ export type TestExporterSettings = TestSettings & ExporterSettings;
 
 export function testExporterSettings(options: TestExporterOptions = {}): TestExporterSettings {
   const { source = { collect: async () => [] }, health = { ready: () => true, components: (): ComponentHealth[] => [] }, ...rest } = options;
-  return { ...testSettings(rest), source, health };
+  return { ...testSettings({ kind: 'exporter', ...rest }), source, health };
 }

@@ -1,10 +1,10 @@
 // Read offsets of tailed files, keyed by file identity (device:inode, confirmed by a
-// fingerprint), persisted atomically so that a crash leaves either the previous or the new
-// checkpoint on disk, never a torn one. See docs/adr/0004.
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+// fingerprint), persisted through the state store (atomic writes, a bad file moved aside) so
+// that a crash leaves either the previous or the new checkpoint on disk, never a torn one.
+// See docs/adr/0004 and docs/adr/0010.
 import { z } from 'zod';
-import type { Logger } from '../../component/types.js';
+import type { Logger, StateFileHandle } from '../../component/types.js';
+import { StateFile } from '../../state/store.js';
 import type { Fingerprint } from './fingerprint.js';
 
 export interface CheckpointEntry {
@@ -25,6 +25,8 @@ export interface CheckpointStoreOptions {
   maxEntries?: number;
   logger?: Logger;
 }
+
+const QUIET: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => QUIET };
 
 /**
  * What a Tailer needs of its checkpoints. `CheckpointStore` is the one on disk; a receiver
@@ -73,7 +75,7 @@ export class CheckpointStore implements Checkpoints {
   private readonly entries = new Map<string, CheckpointEntry>();
   private readonly pruneAfterMs: number;
   private readonly maxEntries: number;
-  private readonly logger: Logger | undefined;
+  private readonly stateFile: StateFileHandle;
   private dirty = false;
   private lastScannedAt: number | undefined;
   private writing: Promise<void> = Promise.resolve();
@@ -87,7 +89,7 @@ export class CheckpointStore implements Checkpoints {
   ) {
     this.pruneAfterMs = options.pruneAfterMs ?? 24 * 3_600_000;
     this.maxEntries = options.maxEntries ?? 4096;
-    this.logger = options.logger;
+    this.stateFile = new StateFile(file, options.logger ?? QUIET);
   }
 
   /**
@@ -108,42 +110,34 @@ export class CheckpointStore implements Checkpoints {
   }
 
   /**
-   * Reads the checkpoint file; a missing file is an empty store. A file that cannot be
-   * parsed is moved aside to `<file>.corrupt` (kept for inspection), logged, and the store
-   * starts empty: the agent keeps running rather than refusing to start on its own state.
+   * Reads the checkpoint file; a missing file is an empty store. A file that is corrupt,
+   * truncated or of another version is moved aside to `<file>.corrupt-<time>` (kept for
+   * inspection) and logged by the state store, and the store starts empty: the agent keeps
+   * running rather than refusing to start on its own state.
    */
   async load(): Promise<void> {
     this.entries.clear();
     this.states.clear();
     this.lastScannedAt = undefined;
-    let text: string;
+    let document: z.output<typeof fileSchema> | undefined;
     try {
-      text = await readFile(this.file, 'utf8');
+      document = await this.stateFile.read({
+        versions: [FILE_VERSION],
+        decode: (raw) => {
+          const parsed = fileSchema.safeParse(raw);
+          if (!parsed.success) throw new Error(z.prettifyError(parsed.error));
+          return parsed.data;
+        },
+      });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw new Error(`cannot read checkpoint file ${this.file}: ${(error as Error).message}`, { cause: error });
     }
-    let problem: string | undefined;
-    try {
-      const parsed = fileSchema.safeParse(JSON.parse(text));
-      if (parsed.success) {
-        for (const [identity, entry] of Object.entries(parsed.data.files)) {
-          this.entries.set(identity, { ...entry, seenAt: Date.parse(entry.seenAt) });
-        }
-        if (parsed.data.scannedAt) this.lastScannedAt = Date.parse(parsed.data.scannedAt);
-        for (const [id, state] of Object.entries(parsed.data.receivers ?? {})) this.states.set(id, state);
-        return;
-      }
-      problem = z.prettifyError(parsed.error);
-    } catch (error) {
-      problem = (error as Error).message;
+    if (document === undefined) return;
+    for (const [identity, entry] of Object.entries(document.files)) {
+      this.entries.set(identity, { ...entry, seenAt: Date.parse(entry.seenAt) });
     }
-    const quarantine = `${this.file}.corrupt`;
-    await rename(this.file, quarantine);
-    this.logger?.error(
-      { file: this.file, movedTo: quarantine, problem },
-      'checkpoint file unreadable; moved aside, starting without checkpoints',
-    );
+    if (document.scannedAt) this.lastScannedAt = Date.parse(document.scannedAt);
+    for (const [id, state] of Object.entries(document.receivers ?? {})) this.states.set(id, state);
   }
 
   get(identity: string): CheckpointEntry | undefined {
@@ -228,34 +222,14 @@ export class CheckpointStore implements Checkpoints {
     }
     const receivers = this.states.size === 0 ? undefined : Object.fromEntries(this.states);
     const document = { version: FILE_VERSION, savedAt: new Date(now).toISOString(), scannedAt, files, receivers };
-    const text = `${JSON.stringify(document, null, 1)}\n`;
+    const text = `${JSON.stringify(document)}\n`;
     // Entries set while the write is in flight make the store dirty again.
     this.dirty = false;
     try {
-      await writeAtomically(this.file, text);
+      await this.stateFile.writeText(text);
     } catch (error) {
       this.dirty = true;
       throw new Error(`cannot write checkpoint file ${this.file}: ${(error as Error).message}`, { cause: error });
     }
-  }
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const directory = dirname(file);
-  await mkdir(directory, { recursive: true });
-  const temporary = `${file}.tmp`;
-  const handle = await open(temporary, 'w', 0o600);
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
-  const directoryHandle = await open(directory, 'r');
-  try {
-    await directoryHandle.sync();
-  } finally {
-    await directoryHandle.close();
   }
 }

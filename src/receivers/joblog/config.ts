@@ -57,6 +57,11 @@ export const configSchema = z
     flush_timeout: interval('5s', 1),
     /** How often read offsets are written to the state directory when they moved. */
     checkpoint_interval: interval('1s', 10),
+    /**
+     * Keep metric values (counters, histograms, gauges, with their start times) across
+     * restarts, written with the offsets: false restarts them from zero. Offsets are always kept.
+     */
+    persist: z.boolean().default(true),
     /** Records -> measurements: see the mapping's documentation. */
     metrics: eventMetricsSchema,
   })

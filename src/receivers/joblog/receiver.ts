@@ -1,16 +1,16 @@
 // The joblog receiver: follows log files (tailer.ts), parses each line into a record and
 // maps records to measurements (both from the shared events module). Offsets live in one
-// checkpoint file per state directory, shared by every joblog receiver (shared-checkpoints.ts).
+// checkpoint file per state directory, shared by every joblog receiver (shared-checkpoints.ts);
+// with them, in the same write, each receiver's metric values and open pairs (`persist`).
+import { Lifecycle, StatusOnChange } from '../../component/lifecycle.js';
 import type { Counter, Gauge, Receiver, ReceiverSettings } from '../../component/types.js';
 import { EventPipeline, type EventMapper, type LineParser, type RefusalCounter } from '../../events/index.js';
 import type { JoblogConfig } from './config.js';
-import { checkpointFileIn, SharedCheckpoints } from './shared-checkpoints.js';
+import { SharedCheckpoints } from './shared-checkpoints.js';
 import { Tailer, type LineSource, type RefusalReason, type TailerStats } from './tailer.js';
 
 /** How often quiet work runs: pair expiry, elapsed gauges, own metrics, status, held-back refusal logs. */
 const HOUSEKEEPING_INTERVAL_MS = 1000;
-
-type Phase = 'created' | 'started' | 'stopped';
 
 /** The refusals the tailer reports, before any parsing. */
 const READING_REFUSALS: RefusalReason[] = ['line_too_long', 'invalid_utf8'];
@@ -35,17 +35,26 @@ export class JoblogReceiver implements Receiver {
   private currentPath: string | undefined;
   /** When the lines being handed on now were read; cleared once the synchronous run of them ends. */
   private readAtMs: number | undefined;
-  private phase: Phase = 'created';
+  private readonly lifecycle: Lifecycle;
+  private readonly status: StatusOnChange;
   private timer: NodeJS.Timeout | undefined;
-  private stopped: Promise<void> | undefined;
-  private lastStatus: string | undefined;
+  /** Settles once saved values are back (or start ended without them): a collection waits for it. */
+  private readonly restored: Promise<void>;
+  private markRestored!: () => void;
 
   constructor(
     private readonly settings: ReceiverSettings,
     private readonly config: JoblogConfig,
   ) {
     const { id, logger, telemetry } = settings;
-    this.events = new EventPipeline(settings, config, { receiverRefusals: READING_REFUSALS, source: () => this.currentPath });
+    this.status = new StatusOnChange(settings.status);
+    this.lifecycle = new Lifecycle(`receiver "${id}"`, { start: (signal) => this.begin(signal), stop: (started) => this.end(started) });
+    this.restored = new Promise((resolve) => (this.markRestored = resolve));
+    this.events = new EventPipeline(settings, config, {
+      receiverRefusals: READING_REFUSALS,
+      source: () => this.currentPath,
+      persistValues: config.persist,
+    });
     ({ parse: this.parse, mapper: this.mapper, refusals: this.refusals } = this.events);
 
     // Without a timestamp field a record's time is when its line was read; with one, the parser reads it from the record.
@@ -71,7 +80,7 @@ export class JoblogReceiver implements Receiver {
     });
 
     // Created with the receiver, so every joblog receiver of a service shares the store before any starts.
-    this.checkpoints = new SharedCheckpoints(checkpointFileIn(settings.stateDir), id, logger);
+    this.checkpoints = new SharedCheckpoints(settings.store, id, logger);
     this.tailer = new Tailer({
       paths: config.paths,
       exclude: config.exclude_paths,
@@ -96,50 +105,66 @@ export class JoblogReceiver implements Receiver {
    * Positions every file found (checkpoint, or `start_at`) and makes those positions durable
    * before resolving: a line written after that is never skipped. Reading goes on in the background.
    */
-  async start(signal: AbortSignal): Promise<void> {
-    if (this.phase !== 'created') throw new Error(`receiver "${this.settings.id}" was already started; create a new one`);
-    this.phase = 'started';
-    if (signal.aborted) return;
+  start(signal: AbortSignal): Promise<void> {
+    return this.lifecycle.start(signal);
+  }
+
+  private async begin(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) {
+      this.markRestored();
+      return;
+    }
     try {
       await this.checkpoints.load();
       this.restoreMappingState();
+      this.markRestored();
       await this.tailer.start();
     } catch (error) {
       // Nobody shuts down a receiver that failed to start: let go of its files here.
-      await this.shutdown().catch(() => undefined);
+      this.markRestored();
+      await this.release(true).catch(() => undefined);
       throw error;
     }
-    if (this.phase !== 'started') return;
+    if (signal.aborted) return;
     this.housekeep();
     // Quiet work must not keep the process alive by itself: the agent decides that.
     this.timer = setInterval(() => this.housekeep(), HOUSEKEEPING_INTERVAL_MS).unref();
   }
 
-  /** Before each collection: pairs past their timeout dropped, elapsed gauges and own metrics current. */
-  async collect(): Promise<void> {
-    if (this.phase !== 'started') return;
+  /**
+   * Before each collection: pairs past their timeout dropped, elapsed gauges and own metrics
+   * current. A collection that comes before start has brought saved values back (the exporter
+   * starts first) waits for them, within its deadline: it never shows a counter from zero that
+   * the next one shows continued.
+   */
+  async collect(signal?: AbortSignal): Promise<void> {
+    const phase = this.lifecycle.phase;
+    if (phase === 'created' || phase === 'starting') await untilAborted(this.restored, signal);
+    if (!this.lifecycle.active) return;
     this.mapper.refresh();
     this.reportStats(this.tailer.stats());
   }
 
   /** Final checkpoint, then every file closed. Idempotent, safe without start. */
   shutdown(): Promise<void> {
-    this.stopped ??= this.stop();
-    return this.stopped;
+    return this.lifecycle.shutdown();
   }
 
-  private async stop(): Promise<void> {
-    const wasStarted = this.phase === 'started';
-    this.phase = 'stopped';
+  private async end(started: boolean): Promise<void> {
+    this.markRestored();
+    await this.release(started);
+  }
+
+  private async release(started: boolean): Promise<void> {
     clearInterval(this.timer);
     // Never started: the registration made at creation goes at once, so a service created next
     // (right after this one failed to start, say) finds the shared store without it.
-    if (!wasStarted) this.checkpoints.close();
+    if (!started) this.checkpoints.close();
     try {
       await this.tailer.shutdown();
     } finally {
       this.checkpoints.close();
-      if (wasStarted) {
+      if (started) {
         this.reportStats(this.tailer.stats());
         this.refusals.flush(true);
       }
@@ -171,7 +196,7 @@ export class JoblogReceiver implements Receiver {
   }
 
   private housekeep(): void {
-    if (this.phase !== 'started') return;
+    if (!this.lifecycle.active) return;
     this.mapper.refresh();
     const stats = this.tailer.stats();
     this.reportStats(stats);
@@ -205,10 +230,20 @@ export class JoblogReceiver implements Receiver {
           ? `every file matching paths is read by another joblog receiver: ${this.config.paths.join(', ')}`
           : `no file matches paths yet: ${this.config.paths.join(', ')}`;
     }
-    const status = reason === undefined ? 'ok' : 'degraded';
-    const key = `${status}|${reason}`;
-    if (key === this.lastStatus) return;
-    this.lastStatus = key;
-    this.settings.status.report(status, reason);
+    this.status.report(reason === undefined ? 'ok' : 'degraded', reason);
   }
+}
+
+/** Resolves when `promise` settles or `signal` aborts, whichever comes first. */
+function untilAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void promise.then(done, done);
+  });
 }

@@ -1,4 +1,6 @@
-// One checkpoint file per state directory, shared by every joblog receiver of the process.
+// One checkpoint file per state directory, shared by every joblog receiver of the process:
+// `<state directory>/joblog/checkpoints.json`, in the type's shared area of the state store,
+// and one table of it in memory, held by the store for as long as a receiver uses it.
 //
 // Offsets are keyed by file identity only, so a receiver that is renamed, or whose metrics or
 // globs change, finds the offsets its predecessor left. Two receivers whose globs match the
@@ -7,12 +9,15 @@
 // saying so, until the first lets it go (it left that receiver's paths, or the receiver
 // stopped). The second then resumes where the first stopped.
 import path from 'node:path';
-import type { Logger } from '../../component/types.js';
+import type { Logger, StateStore } from '../../component/types.js';
 import { CheckpointStore, type CheckpointEntry, type Checkpoints, type ReceiverState } from './checkpoint.js';
+
+/** The name of the checkpoint file in joblog's shared area of the state store. */
+const CHECKPOINT_FILE_NAME = 'checkpoints.json';
 
 /** Where the joblog receivers of an agent keep their offsets, under its state directory. */
 export function checkpointFileIn(stateDir: string): string {
-  return path.join(stateDir, 'joblog', 'checkpoints.json');
+  return path.join(stateDir, 'joblog', CHECKPOINT_FILE_NAME);
 }
 
 interface SharedStore {
@@ -25,14 +30,13 @@ interface SharedStore {
   readonly views: Set<SharedCheckpoints>;
 }
 
-const stores = new Map<string, SharedStore>();
-
 /**
  * One receiver's handle on the shared store of `file`. Created when the receiver is created,
  * so that every receiver of a service is known before the first one marks a scan; closed on
  * shutdown.
  */
 export class SharedCheckpoints implements Checkpoints {
+  readonly file: string;
   private readonly shared: SharedStore;
   private lastScan: number | undefined;
   private closed = false;
@@ -40,21 +44,18 @@ export class SharedCheckpoints implements Checkpoints {
   private readonly yielded = new Set<string>();
 
   constructor(
-    readonly file: string,
+    private readonly stateStore: StateStore,
     readonly receiverId: string,
     private readonly logger: Logger,
   ) {
-    let shared = stores.get(file);
-    if (!shared) {
-      shared = {
-        store: new CheckpointStore(file, { logger }),
-        loading: undefined,
-        loadedScannedAt: undefined,
-        owners: new Map(),
-        views: new Set(),
-      };
-      stores.set(file, shared);
-    }
+    this.file = path.join(stateStore.sharedDirectory, CHECKPOINT_FILE_NAME);
+    const shared = stateStore.shared<SharedStore>(CHECKPOINT_FILE_NAME, () => ({
+      store: new CheckpointStore(this.file, { logger }),
+      loading: undefined,
+      loadedScannedAt: undefined,
+      owners: new Map(),
+      views: new Set(),
+    }));
     shared.views.add(this);
     this.shared = shared;
   }
@@ -171,6 +172,6 @@ export class SharedCheckpoints implements Checkpoints {
       if (owner === this) this.shared.owners.delete(identity);
     }
     this.shared.views.delete(this);
-    if (this.shared.views.size === 0 && stores.get(this.file) === this.shared) stores.delete(this.file);
+    if (this.shared.views.size === 0) this.stateStore.releaseShared(CHECKPOINT_FILE_NAME, this.shared);
   }
 }

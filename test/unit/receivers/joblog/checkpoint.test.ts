@@ -127,8 +127,9 @@ describe('CheckpointStore', () => {
     const store = new CheckpointStore(path.join(directory, 'bad.json'), { logger });
     await store.load();
     expect(store.size).toBe(0);
-    expect(logger.errors).toEqual(['checkpoint file unreadable; moved aside, starting without checkpoints']);
-    expect((await readdir(directory)).sort()).toEqual(['bad.json.corrupt']);
+    const moved = (await readdir(directory)).sort();
+    expect(moved).toEqual([expect.stringMatching(/^bad\.json\.corrupt-\d{8}T\d{6}\.\d{3}Z$/)]);
+    expect(logger.errors).toEqual([`state file unusable, moved aside to ${path.join(directory, moved[0])}; starting without it`]);
   });
 
   it('serialises concurrent flushes and keeps entries set during a write for the next one', async () => {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkpointFileIn, SharedCheckpoints } from '../../../../src/receivers/joblog/shared-checkpoints.js';
+import { storeIn } from '../../../support/state.js';
 import { RecordingLogger } from '../../../support/settings.js';
 
 let directory: string;
@@ -23,7 +24,7 @@ afterEach(() => {
 });
 
 function open(receiverId: string, logger = new RecordingLogger()): SharedCheckpoints {
-  const view = new SharedCheckpoints(file, receiverId, logger);
+  const view = new SharedCheckpoints(storeIn(directory, receiverId, 'receiver', logger), receiverId, logger);
   opened.push(view);
   return view;
 }

@@ -34,6 +34,7 @@ describe('joblog config', () => {
       poll_interval: 250,
       flush_timeout: 5000,
       checkpoint_interval: 1000,
+      persist: true,
       metrics: [{ name: 'jobs', type: 'counter' }],
     });
   });

@@ -9,7 +9,7 @@ import { joblogFactory } from '../../../../src/receivers/joblog/index.js';
 import { JoblogReceiver } from '../../../../src/receivers/joblog/receiver.js';
 import { checkpointFileIn } from '../../../../src/receivers/joblog/shared-checkpoints.js';
 import { eventually } from '../../../support/eventually.js';
-import { valueOf } from '../../../support/metric-sink.js';
+import { points, valueOf } from '../../../support/metric-sink.js';
 import { testSettings, type TestSettings } from '../../../support/settings.js';
 
 let directory: string;
@@ -51,6 +51,8 @@ function lines(count: number, status = 'ok'): string {
 
 const jobs = (settings: TestSettings, status = 'ok') => valueOf(settings.meter, 'test.jobs', { status }) ?? 0;
 
+const startTimeOf = (settings: TestSettings) => points(settings.meter, 'test.jobs').find((p) => p.attributes.status === 'ok')?.startTime;
+
 describe('joblog factory', () => {
   it('is a beta receiver of type joblog', () => {
     expect(joblogFactory).toMatchObject({ type: 'joblog', kind: 'receiver', stability: 'beta' });
@@ -80,7 +82,7 @@ describe('lifecycle', () => {
     await expect(start(created)).rejects.toThrow('receiver "joblog" was already started; create a new one');
   });
 
-  it('start, shutdown, then a new instance on the same state directory counts only lines written since', async () => {
+  it('start, shutdown, then a new instance on the same state directory continues the counts, from the first start time, counting no line twice', async () => {
     const log = path.join(directory, 'jobs.log');
     writeFileSync(log, lines(3));
     const first = receiver('joblog');
@@ -88,14 +90,68 @@ describe('lifecycle', () => {
     await eventually(() => expect(jobs(first.settings)).toBe(3));
     appendFileSync(log, lines(2));
     await eventually(() => expect(jobs(first.settings)).toBe(5));
+    const firstStart = startTimeOf(first.settings);
     await Promise.all([first.receiver.shutdown(), first.receiver.shutdown()]);
 
     appendFileSync(log, lines(4));
     const second = receiver('joblog');
     await start(second.receiver);
-    await eventually(() => expect(jobs(second.settings)).toBe(4));
+    await eventually(() => expect(jobs(second.settings)).toBe(9));
     appendFileSync(log, lines(1));
-    await eventually(() => expect(jobs(second.settings)).toBe(5));
+    await eventually(() => expect(jobs(second.settings)).toBe(10));
+    expect(startTimeOf(second.settings)).toEqual(firstStart);
+  });
+
+  it('a collection asked for before start has restored the values waits for them: no scrape sees the counter from zero', async () => {
+    const log = path.join(directory, 'jobs.log');
+    writeFileSync(log, lines(3));
+    const first = receiver('joblog');
+    await start(first.receiver);
+    await eventually(() => expect(jobs(first.settings)).toBe(3));
+    await first.receiver.shutdown();
+
+    const second = receiver('joblog');
+    // The exporter starts first: its collection may come while the receiver is only created.
+    const collected = second.receiver.collect(AbortSignal.timeout(10_000));
+    const started = start(second.receiver);
+    await collected;
+    expect(jobs(second.settings)).toBe(3);
+    await started;
+  });
+
+  it('with persist: false, a new instance counts only lines written since (offsets are still kept)', async () => {
+    const log = path.join(directory, 'jobs.log');
+    writeFileSync(log, lines(3));
+    const first = receiver('joblog', { persist: false });
+    await start(first.receiver);
+    await eventually(() => expect(jobs(first.settings)).toBe(3));
+    await first.receiver.shutdown();
+    expect(JSON.parse(readFileSync(checkpointFileIn(stateDir), 'utf8')).receivers).toBeUndefined();
+
+    appendFileSync(log, lines(4));
+    const second = receiver('joblog', { persist: false });
+    await start(second.receiver);
+    await eventually(() => expect(jobs(second.settings)).toBe(4));
+  });
+
+  it('a replaced receiver whose metric list changed keeps the values of the metrics still configured and drops the others', async () => {
+    const log = path.join(directory, 'jobs.log');
+    writeFileSync(log, lines(3) + lines(1, 'failed'));
+    const both = [...counterMetrics, { name: 'test.failures', type: 'counter', match: { status: 'failed' } }];
+    const first = receiver('joblog', { metrics: both });
+    await start(first.receiver);
+    await eventually(() => expect(jobs(first.settings)).toBe(3));
+    await eventually(() => expect(valueOf(first.settings.meter, 'test.failures')).toBe(1));
+    await first.receiver.shutdown();
+
+    const renamed = [...counterMetrics, { name: 'test.failed', type: 'counter', match: { status: 'failed' } }];
+    const second = receiver('joblog', { metrics: renamed });
+    await start(second.receiver);
+    appendFileSync(log, lines(1, 'failed'));
+    await eventually(() => expect(valueOf(second.settings.meter, 'test.failed')).toBe(1));
+    expect(jobs(second.settings)).toBe(3);
+    expect(jobs(second.settings, 'failed')).toBe(2);
+    expect(valueOf(second.settings.meter, 'test.failures')).toBeUndefined();
   });
 
   it('a state directory that cannot hold checkpoints fails the start, naming the file, and lets go of every file', async () => {

@@ -3,6 +3,7 @@
 // number shows loss (0) and double counting (2) directly.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import {
   appendFile,
   copyFile,
@@ -298,6 +299,39 @@ describe('joblog tailer on real files', () => {
       await eventually(() => expect(run.lines.length).toBe(writer.written + 5 * BANNER_LINES));
       expectExactCount(run, writer, 5);
       expect(run.tailer.stats().truncations).toBe(4);
+    }, TEST_TIMEOUT_MS);
+
+    it('copytruncate with the copy still empty when the scan saw it: read from where the original was left, once', async () => {
+      const log = path.join(directory, 'app.log');
+      const copy = `${log}.0`;
+      await writeFile(log, banner);
+      let copyContent: Buffer | undefined;
+      // Asked between the scan and the open: the copy the scan saw empty (being written) is
+      // whole when it is opened, as when a scan comes in the middle of logrotate's copy.
+      const claim = (_identity: string, claimed: string): boolean => {
+        if (claimed === copy && copyContent) writeFileSync(copy, copyContent);
+        copyContent = undefined;
+        return true;
+      };
+      // A grace longer than any test: the ghost of the truncated content waits for the copy.
+      const run = await startTailer({ paths: [`${log}*`], rotationGraceMs: 60_000, claim });
+      const writer = new NumberedWriter();
+      await writer.append(log, 30);
+      await waitForLine(run, writer.written - 1);
+      const content = await readFile(log);
+      await truncate(log, 0);
+      await appendFile(log, banner);
+      await eventually(() => expect(run.tailer.stats().truncations).toBe(1));
+      copyContent = content;
+      await writeFile(copy, '');
+      await eventually(() => expect(run.tailer.stats().copiesRecognized).toBe(1));
+      // Lines written to each afterwards: once both are seen, a copy read again from 0 would show.
+      await writer.append(copy, 1);
+      await waitForLine(run, writer.written - 1);
+      await writer.append(log, 5);
+      await waitForLine(run, writer.written - 1);
+      expectExactCount(run, writer, 2);
+      expect(run.tailer.stats().truncations).toBe(1);
     }, TEST_TIMEOUT_MS);
 
     it('plain truncation, rewritten with the banner past the old offset: read again from 0', async () => {

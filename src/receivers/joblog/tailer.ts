@@ -562,7 +562,10 @@ export class Tailer {
     }
     for (const admitted of await this.admitNewcomers(sightings, now, false)) {
       if (this.stopping) return false;
-      moreToRead = (await this.readKnown(admitted, sightings.get(admitted.identity), now)) || moreToRead;
+      // Not the scan's stat: it predates the open that positioned the file. A copy still being
+      // written (copytruncate) was empty then and whole when opened, and its size below the
+      // offset just taken from a ghost read as a truncation: the copy was read again from 0.
+      moreToRead = (await this.readKnown(admitted, undefined, now)) || moreToRead;
     }
     moreToRead = (await this.settleCopies(now)) || moreToRead;
     await this.retireGone(now);
@@ -912,7 +915,8 @@ export class Tailer {
     try {
       if (!file.handle && !(await this.wake(file, sighting))) return false;
       const handle = file.handle as FileHandle;
-      // Found under a watched path this round: that stat is of the same inode, and fresh.
+      // Found under a watched path this round: that stat is of the same inode, and taken after
+      // everything read from it before (a newcomer, opened after the scan, passes none).
       const stats = sighting?.stats ?? (await handle.stat({ bigint: true }));
       const size = Number(stats.size);
       file.linkCount = Number(stats.nlink);

@@ -2,8 +2,8 @@
 // side with prometheus-process-exporter (node_exporter has no per-process metrics) picking the
 // same processes by the same regular expression. Both walk /proc at each collection.
 //
-// Ours: one scrape of a hostmetrics receiver with only the process scraper, in this process
-// (no HTTP, no serialisation), CPU from process.cpuUsage(). process-exporter: one GET of its
+// Ours: one scrape of a hostmetrics receiver with only the process scraper, in this process,
+// alone and followed by writing its Prometheus text (no HTTP), CPU from process.cpuUsage(). process-exporter: one GET of its
 // /metrics (it reads /proc when scraped), CPU from its utime+stime, with -threads=false and
 // -gather-smaps=false so it reads what we read (its defaults also read every thread and smaps).
 // Run alone: `npx tsc -p tsconfig.build.json && node dist/bench/process.js`.
@@ -13,7 +13,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReceiverSettings } from '../src/component/types.js';
+import { serializeSync } from '../src/exporters/prometheus/serializer.js';
 import { MetricStore } from '../src/metrics/store.js';
 import { configSchema } from '../src/receivers/hostmetrics/config.js';
 import { HostmetricsReceiver } from '../src/receivers/hostmetrics/receiver.js';
@@ -60,14 +62,20 @@ function receiverFor(pattern: string): { receiver: HostmetricsReceiver; meter: M
   return { receiver: new HostmetricsReceiver(settings, config), meter };
 }
 
-async function ours(pattern: string, processes: number, hostProcesses: number, collections: number): Promise<ProcessBenchRow> {
+/** `serialise`: each collection also writes the Prometheus text, as a scrape of the agent would. */
+async function ours(pattern: string, processes: number, hostProcesses: number, collections: number, serialise: boolean): Promise<ProcessBenchRow> {
   const { receiver, meter } = receiverFor(pattern);
-  for (let i = 0; i < 10; i++) await receiver.scrape();
+  const resource = resourceFromAttributes({ 'service.name': 'otel-agent', 'host.name': 'bench-host' });
+  const collectOnce = async () => {
+    await receiver.scrape();
+    if (serialise) serializeSync([{ resource, scopeMetrics: [meter.collect()] }]);
+  };
+  for (let i = 0; i < 10; i++) await collectOnce();
   const durations: number[] = [];
   const cpuBefore = process.cpuUsage();
   for (let i = 0; i < collections; i++) {
     const started = performance.now();
-    await receiver.scrape();
+    await collectOnce();
     durations.push(performance.now() - started);
   }
   const cpu = process.cpuUsage(cpuBefore);
@@ -76,7 +84,7 @@ async function ours(pattern: string, processes: number, hostProcesses: number, c
   await receiver.shutdown();
   const { median, p99 } = summarise(durations);
   return {
-    tool: 'otel-agent process scraper',
+    tool: serialise ? 'otel-agent process scraper + text' : 'otel-agent process scraper',
     processes,
     hostProcesses,
     collections,
@@ -134,7 +142,8 @@ export async function runProcessBench(counts: readonly number[] = [10, 100], col
       const pattern = `^sleep 86400\\.${parseInt(marker, 16)}\\d{4}$`;
       await new Promise((resolve) => setTimeout(resolve, 200));
       const hostProcesses = spawnSync('sh', ['-c', 'ls -d /proc/[0-9]* | wc -l'], { encoding: 'utf8' }).stdout.trim();
-      rows.push(await ours(pattern, count, Number(hostProcesses), collections));
+      rows.push(await ours(pattern, count, Number(hostProcesses), collections, false));
+      rows.push(await ours(pattern, count, Number(hostProcesses), collections, true));
       const theirs = await processExporter(pattern, count, Number(hostProcesses), collections, dir);
       if (theirs !== undefined) rows.push(theirs);
       await Promise.all(children.splice(0).map((child) => stopProcess(child)));

@@ -1,15 +1,16 @@
 // The process scraper against real processes the test starts, exits and restarts: `sleep`s
 // picked by command line, pidfile and systemd unit (a cgroup made by the test), and a node
 // child that burns CPU, holds memory, opens files and writes to disk. Values are checked
-// against what the test reads itself from /proc.
-import { spawn, type ChildProcess } from 'node:child_process';
+// against what the test reads itself from /proc; the real agent serves them to promtool.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/receivers/hostmetrics/config.js';
 import { HostmetricsReceiver } from '../../src/receivers/hostmetrics/receiver.js';
-import { tempDir } from '../support/agent-process.js';
+import { startAgent, tempDir, waitForMetric, writeConfig, type AgentProcess } from '../support/agent-process.js';
+import { freePort } from '../support/ports.js';
 import { eventually } from '../support/eventually.js';
 import { series, valueOf } from '../support/metric-sink.js';
 import { testSettings } from '../support/settings.js';
@@ -21,7 +22,9 @@ function receiver(include: unknown[]) {
 }
 
 const children: ChildProcess[] = [];
+const agents: AgentProcess[] = [];
 afterEach(async () => {
+  await Promise.all(agents.splice(0).map((agent) => agent.stop()));
   for (const child of children.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((resolve) => child.once('exit', resolve));
@@ -169,5 +172,55 @@ describe('process scraper on real processes', () => {
       await eventually(() => rmdirSync(cgroup), 5000);
       if (madeSlice) rmdirSync(slice);
     }
+  });
+
+  it('is served by the real agent under Prometheus names that promtool accepts, the pidfile followed across a restart', async () => {
+    const dir = tempDir('hostmetrics-process-');
+    const pidfile = path.join(dir, 'daemon.pid');
+    const first = uniqueSleep();
+    writeFileSync(pidfile, `${first.child.pid}\n`);
+    const port = await freePort();
+    const file = writeConfig(
+      dir,
+      `receivers:
+  hostmetrics/daemons:
+    collection_interval: 1s
+    scrapers: [process]
+    process:
+      include: [ { pidfile: ${pidfile} } ]
+exporters:
+  prometheus:
+    endpoint: 127.0.0.1:${port}
+service:
+  state_directory: ${path.join(dir, 'state')}
+  pipelines:
+    metrics:
+      receivers: [hostmetrics/daemons]
+      exporters: [prometheus]
+`,
+    );
+    const agent = startAgent(['run', '--config', file]);
+    agents.push(agent);
+    const pidLabel = (pid: number) => new RegExp(`^process_memory_usage_bytes\\{[^}]*process_pid="${pid}"`, 'm');
+    const body = await waitForMetric(port, pidLabel(first.child.pid!));
+    for (const name of [
+      'process_cpu_time_seconds_total',
+      'process_memory_usage_bytes',
+      'process_memory_virtual_bytes',
+      'process_disk_io_bytes_total',
+      'process_unix_file_descriptor_count_value',
+      'process_thread_count_value',
+      'process_uptime_seconds',
+    ]) {
+      expect(body, name).toMatch(new RegExp(`^${name}\\{[^}]*process_executable_name="sleep"[^}]*\\} \\d`, 'm'));
+    }
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+
+    await stop(first.child);
+    const second = uniqueSleep();
+    writeFileSync(pidfile, `${second.child.pid}\n`);
+    const after = await waitForMetric(port, pidLabel(second.child.pid!));
+    expect(after).not.toMatch(new RegExp(`process_pid="${first.child.pid}"`));
   });
 });

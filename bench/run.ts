@@ -1,7 +1,7 @@
 // Runs the benchmarks and prints one table each.
 //
 //   npm run bench                          every benchmark
-//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog, checkpoint, processors, authflood, start
+//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, process, scrape, serializer, joblog, checkpoint, processors, authflood, start
 //   npm run bench -- idle --idle-seconds=30
 //   npm run bench -- soak --soak-seconds=600   only when named: an hour by default
 //   npm run bench -- start --start-runs=9 --start-baseline=<other build>/dist/src/cli/main.js
@@ -12,6 +12,7 @@ import { formatCheckpointTable, runCheckpointBench } from './checkpoint.js';
 import { runHostmetricsBench, type BenchRow } from './hostmetrics.js';
 import { formatIdleTable, formatMemoryTable, runIdleBench, runMemoryBreakdown, type IdleOptions } from './idle.js';
 import { formatJoblogTable, runJoblogBench } from './joblog.js';
+import { formatProcessTable, runProcessBench } from './process.js';
 import { formatProcessorsTable, runProcessorsBench } from './processors.js';
 import { formatScrapeTable, runScrapeBench } from './scrape.js';
 import { runSerializerBench, type Row as SerializerRow } from './serializer.js';
@@ -55,6 +56,7 @@ const BENCHES: Record<string, Bench> = {
   idle: { run: async (options) => formatIdleTable(await runIdleBench(options), options) },
   memory: { run: async () => formatMemoryTable(await runMemoryBreakdown()) },
   hostmetrics: { run: async () => hostmetricsTable(await runHostmetricsBench()) },
+  process: { run: async () => formatProcessTable(await runProcessBench()) },
   scrape: { run: async () => formatScrapeTable(await runScrapeBench()) },
   serializer: { run: async () => serializerTable(await runSerializerBench()) },
   joblog: { run: async () => formatJoblogTable(await runJoblogBench()) },

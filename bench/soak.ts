@@ -41,7 +41,7 @@ import {
 const AGENT_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const RECEIVER = 'joblog/soak';
 const LINES_COUNTER = new RegExp(`^otel_agent_joblog_lines_total\\{[^}]*receiver="${RECEIVER}"[^}]*\\} (\\S+)$`, 'm');
-const LOOP_DELAY = /^otel_agent_eventloop_delay_max_seconds(?:\{[^}]*\})? (\S+)$/m;
+const LOOP_DELAY = /^otel_agent_process_event_loop_delay_max_seconds(?:\{[^}]*\})? (\S+)$/m;
 const REFUSED = /^otel_agent_receiver_refused_total\{[^}]*\} (\S+)$/gm;
 const RELOADS_OK = /^otel_agent_config_reloads_total\{[^}]*result="success"[^}]*\} (\S+)$/m;
 
@@ -422,7 +422,7 @@ export function formatSoakTable(result: SoakResult): string {
   const title =
     `Soak: the agent process for ${o.durationS} s, a JSON job log written at ${o.linesPerSecond} lines/s and renamed every ${o.rotateEveryS} s, ` +
     `host metrics every 30 s, ${o.series} job-log series scraped every ${o.scrapeEveryS} s, SIGHUP every ${o.sighupEveryS} s; ` +
-    `RSS every ${o.rssEveryS} s (warm-up ${r.warmupS} s), CPU from utime+stime, stall from the agent's otel_agent_eventloop_delay_max_seconds`;
+    `RSS every ${o.rssEveryS} s (warm-up ${r.warmupS} s), CPU from utime+stime, stall from the agent's otel_agent_process_event_loop_delay_max_seconds`;
   const lost = r.linesWritten - r.linesCounted;
   const rssGrowth = (100 * (r.rssMaxAfterWarmupMiB - r.rssWarmMiB)) / r.rssWarmMiB;
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT MET');

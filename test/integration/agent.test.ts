@@ -1,6 +1,6 @@
 // The agent as an operator runs it: a real process, a real config file, signals.
 import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_BIN, fetchAgent, runAgent, startAgent, tempDir, waitForLog, waitForMetric, writeConfig, type AgentProcess } from '../support/agent-process.js';
@@ -49,9 +49,18 @@ describe('otel-agent run', () => {
   it('serves host metrics, its own metrics and target_info, and the scrape passes promtool', async () => {
     const port = await freePort();
     const file = writeConfig(tempDir(), config(port));
-    start(['run', '--config', file]);
+    const agent = start(['run', '--config', file]);
     const body = await waitForMetric(port, /^system_cpu_time_seconds_total\{/m);
     expect(body).toMatch(/^otel_agent_build_info\{.*version="\d+\.\d+\.\d+".*\} 1$/m);
+    // The agent's own process, as the kernel sees it.
+    const rss = Number(/^otel_agent_process_memory_rss_bytes(?:\{[^}]*\})? (\S+)$/m.exec(body)?.[1]);
+    const kernelRss = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${agent.child.pid}/status`, 'utf8'))![1]) * 1024;
+    expect(rss).toBeGreaterThan(kernelRss / 2);
+    expect(rss).toBeLessThan(kernelRss * 2);
+    expect(Number(/^otel_agent_process_cpu_time_seconds_total\{.*cpu_mode="user".*\} (\S+)$/m.exec(body)?.[1])).toBeGreaterThan(0);
+    expect(body).toMatch(/^otel_agent_process_heap_used_bytes(\{[^}]*\})? [1-9]/m);
+    expect(body).toMatch(/^otel_agent_process_heap_total_bytes(\{[^}]*\})? [1-9]/m);
+    expect(body).toMatch(/^otel_agent_process_event_loop_utilization_ratio(\{[^}]*\})? \d/m);
     expect(body).toMatch(/^otel_agent_uptime_seconds(\{[^}]*\})? \d/m);
     expect(body).toMatch(/^target_info\{.*host_name="[^"]+".*service_name="otel-agent".*\} 1$/m);
     expect(body).toMatch(/^otel_agent_component_status\{.*component="hostmetrics".*status="ok".*\} 1$/m);

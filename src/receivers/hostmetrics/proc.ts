@@ -234,3 +234,99 @@ export function parsePidStatState(text: string): string {
   if (state === undefined || !/^[A-Za-z]$/.test(state)) fail('/proc/<pid>/stat', `no state in ${JSON.stringify(text.slice(0, 80))}`);
   return state;
 }
+
+/** What the process scraper takes from /proc/<pid>/stat. Times in USER_HZ ticks. */
+export interface PidStat {
+  /** The kernel's name of the command (`comm`), at most 15 characters. */
+  comm: string;
+  userTicks: number;
+  systemTicks: number;
+  threads: number;
+  /** When the process started, in ticks after boot: with the PID, who it is. */
+  startTicks: number;
+  virtualBytes: number;
+}
+
+export function parsePidStat(text: string): PidStat {
+  // The command name (field 2) is in parentheses and may itself hold spaces and ')'.
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) fail('/proc/<pid>/stat', `no command name in ${JSON.stringify(text.slice(0, 80))}`);
+  // Fields from 3 (state) on; field n is at n - 3.
+  const fields = text.slice(close + 2).trim().split(' ');
+  const at = (field: number, name: string) => integer('/proc/<pid>/stat', name, fields[field - 3]);
+  return {
+    comm: text.slice(open + 1, close),
+    userTicks: at(14, 'utime'),
+    systemTicks: at(15, 'stime'),
+    threads: at(20, 'num_threads'),
+    startTicks: at(22, 'starttime'),
+    virtualBytes: at(23, 'vsize'),
+  };
+}
+
+/** What the process scraper takes from /proc/<pid>/status. */
+export interface PidStatus {
+  /** The real user ID. */
+  uid: number;
+  /** VmRSS; 0 for kernel threads, which have no memory of their own. */
+  residentBytes: number;
+}
+
+export function parsePidStatus(text: string): PidStatus {
+  let uid: number | undefined;
+  let residentBytes = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('Uid:')) uid = integer('/proc/<pid>/status', 'Uid', line.slice(4).trim().split(/\s+/)[0]);
+    else if (line.startsWith('VmRSS:')) residentBytes = integer('/proc/<pid>/status', 'VmRSS', line.slice(6).trim().split(/\s+/)[0]) * 1024;
+  }
+  return { uid: uid ?? fail('/proc/<pid>/status', 'no Uid line'), residentBytes };
+}
+
+/** Bytes the process made the storage layer read and write (`read_bytes`, `write_bytes`). */
+export function parsePidIo(text: string): { readBytes: number; writeBytes: number } {
+  let readBytes: number | undefined;
+  let writeBytes: number | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('read_bytes:')) readBytes = integer('/proc/<pid>/io', 'read_bytes', line.slice(11).trim());
+    else if (line.startsWith('write_bytes:')) writeBytes = integer('/proc/<pid>/io', 'write_bytes', line.slice(12).trim());
+  }
+  if (readBytes === undefined || writeBytes === undefined) fail('/proc/<pid>/io', 'no read_bytes or write_bytes line');
+  return { readBytes, writeBytes };
+}
+
+/** The arguments of /proc/<pid>/cmdline (NUL-separated); empty for kernel threads and zombies. */
+export function parseCmdline(text: string): string[] {
+  const args = text.split('\0');
+  if (args.length > 0 && args[args.length - 1] === '') args.pop();
+  return args;
+}
+
+/**
+ * Whether a process is in a systemd unit, from /proc/<pid>/cgroup: one of its cgroup paths
+ * (the v2 line `0::/system.slice/x.service`, or v1's `name=systemd` hierarchy) has the unit
+ * as a segment, so processes in cgroups below the unit's (delegated subtrees) are in it too.
+ */
+export function cgroupHasUnit(text: string, unit: string): boolean {
+  for (const line of text.split('\n')) {
+    const second = line.indexOf(':');
+    const third = second < 0 ? -1 : line.indexOf(':', second + 1);
+    if (third < 0) continue;
+    const controllers = line.slice(second + 1, third);
+    if (controllers !== '' && controllers !== 'name=systemd') continue;
+    if (line.slice(third + 1).split('/').includes(unit)) return true;
+  }
+  return false;
+}
+
+/** User names by user ID, from /etc/passwd. */
+export function parsePasswd(text: string): Map<number, string> {
+  const names = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    const fields = line.split(':');
+    if (fields.length < 3 || line.startsWith('#')) continue;
+    const uid = Number(fields[2]);
+    if (fields[0] !== '' && Number.isInteger(uid) && !names.has(uid)) names.set(uid, fields[0]);
+  }
+  return names;
+}

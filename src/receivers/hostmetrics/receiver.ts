@@ -12,6 +12,7 @@ import { HostFs } from './hostfs.js';
 import { createLoadScraper } from './load.js';
 import { createMemoryScraper } from './memory.js';
 import { createNetworkScraper } from './network.js';
+import { createProcessScraper } from './process.js';
 import { createProcessesScraper } from './processes.js';
 import type { Scraper, ScraperContext } from './scraper.js';
 import { createSystemScraper } from './system.js';
@@ -25,6 +26,7 @@ const SCRAPER_FACTORIES: Record<ScraperName, (context: ScraperContext) => Scrape
   network: createNetworkScraper,
   system: createSystemScraper,
   processes: createProcessesScraper,
+  process: createProcessScraper,
 };
 
 /** A degraded status's reason stays short enough for /health. */
@@ -53,7 +55,7 @@ export class HostmetricsReceiver implements Receiver {
     private readonly config: HostmetricsConfig,
     host: HostFs = new HostFs(config.root_path),
   ) {
-    const context: ScraperContext = { meter: settings.meter, host, config };
+    const context: ScraperContext = { meter: settings.meter, host, config, telemetry: settings.telemetry, receiverId: settings.id };
     this.scrapers = config.scrapers.map((name) => SCRAPER_FACTORIES[name](context));
     this.selfAttributes = { receiver: settings.id };
     this.scrapeErrors = settings.telemetry.counter('otel_agent.hostmetrics.scrape.errors', {

@@ -8,6 +8,9 @@ export interface ScraperContext {
   readonly meter: Meter;
   readonly host: HostFs;
   readonly config: HostmetricsConfig;
+  /** The agent's own meter, for what a scraper counts of itself (reads refused). */
+  readonly telemetry: Meter;
+  readonly receiverId: string;
 }
 
 export interface Scraper {

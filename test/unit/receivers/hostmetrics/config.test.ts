@@ -25,6 +25,7 @@ describe('hostmetrics config', () => {
       filesystem: { exclude_fs_types: DEFAULT_EXCLUDED_FS_TYPES, exclude_mount_points: DEFAULT_EXCLUDED_MOUNT_POINTS },
       disk: { exclude_devices: DEFAULT_EXCLUDED_DEVICES, devices: 'whole_disks' },
       network: { exclude_interfaces: [] },
+      process: { include: [] },
     });
   });
 
@@ -50,7 +51,7 @@ describe('hostmetrics config', () => {
   it('names the allowed scrapers when one is unknown, and refuses one listed twice', () => {
     const [unknown] = issues({ scrapers: ['cpu', 'paging'] });
     expect(unknown.path).toBe('scrapers.1');
-    expect(unknown.message).toContain('"cpu"|"memory"|"load"|"filesystem"|"disk"|"network"|"system"|"processes"');
+    expect(unknown.message).toContain('"cpu"|"memory"|"load"|"filesystem"|"disk"|"network"|"system"|"processes"|"process"');
     expect(issues({ scrapers: ['cpu', 'cpu'] })).toEqual([{ path: 'scrapers', message: 'lists a scraper twice' }]);
   });
 
@@ -63,6 +64,66 @@ describe('hostmetrics config', () => {
     const [pattern] = issues({ disk: { exclude_devices: ['loop(\\d+'] } });
     expect(pattern.path).toBe('disk.exclude_devices.0');
     expect(pattern.message).toMatch(/^invalid regular expression "loop\(\\d\+": /);
+  });
+});
+
+describe('hostmetrics process scraper config', () => {
+  it('takes each kind of entry; a unit without a suffix is a service', () => {
+    const config = schema.parse({
+      scrapers: ['process'],
+      process: {
+        include: [
+          { executable: 'portsyncd' },
+          { executable: 'port.*', match_type: 'regexp' },
+          { command: 'node .*worker\\.js' },
+          { pidfile: '/run/portsyncd.pid' },
+          { systemd_unit: 'portsyncd' },
+          { systemd_unit: 'sshd.socket' },
+        ],
+      },
+    });
+    expect(config.process.include).toEqual([
+      { executable: 'portsyncd' },
+      { executable: 'port.*', match_type: 'regexp' },
+      { command: 'node .*worker\\.js' },
+      { pidfile: '/run/portsyncd.pid' },
+      { systemd_unit: 'portsyncd.service' },
+      { systemd_unit: 'sshd.socket' },
+    ]);
+  });
+
+  it('is not among the default scrapers, and refuses to run with nothing to pick', () => {
+    expect(schema.parse({}).scrapers).not.toContain('process');
+    expect(issues({ scrapers: ['process'] })).toEqual([
+      { path: 'process.include', message: 'the process scraper needs at least one entry (executable, command, pidfile or systemd_unit)' },
+    ]);
+  });
+
+  it('refuses an entry naming two ways or none, a stray match_type, bad patterns and paths', () => {
+    expect(issues({ process: { include: [{ executable: 'a', pidfile: '/run/a.pid' }] } })).toEqual([
+      { path: 'process.include.0', message: 'expected exactly one of executable, command, pidfile, systemd_unit, found executable and pidfile' },
+    ]);
+    expect(issues({ process: { include: [{}] } })).toEqual([
+      { path: 'process.include.0', message: 'expected exactly one of executable, command, pidfile, systemd_unit, found none' },
+    ]);
+    expect(issues({ process: { include: [{ command: 'x', match_type: 'regexp' }] } })).toEqual([
+      { path: 'process.include.0.match_type', message: 'applies to executable only' },
+    ]);
+    expect(issues({ process: { include: [{ executable: 'a(', match_type: 'regexp' }] } })[0]).toMatchObject({
+      path: 'process.include.0.executable',
+      message: expect.stringMatching(/^invalid regular expression "a\(": /),
+    });
+    expect(issues({ process: { include: [{ command: '[' }] } })[0].path).toBe('process.include.0.command');
+    expect(issues({ process: { include: [{ pidfile: 'run/a.pid' }] } })).toEqual([
+      { path: 'process.include.0.pidfile', message: 'must be an absolute path' },
+    ]);
+    expect(issues({ process: { include: [{ systemd_unit: 'system.slice/a.service' }] } })).toEqual([
+      { path: 'process.include.0.systemd_unit', message: 'must be a unit name such as portsyncd.service, not a path' },
+    ]);
+    expect(issues({ process: { include: [{ exe: 'a' }] } })).toEqual([
+      { path: 'process.include.0', message: 'Unrecognized key: "exe"' },
+      { path: 'process.include.0', message: 'expected exactly one of executable, command, pidfile, systemd_unit, found none' },
+    ]);
   });
 });
 

@@ -10,6 +10,12 @@ import {
   parseProcStat,
   parseUptime,
   unescapeMountField,
+  cgroupHasUnit,
+  parseCmdline,
+  parsePasswd,
+  parsePidIo,
+  parsePidStat,
+  parsePidStatus,
 } from '../../../../src/receivers/hostmetrics/proc.js';
 
 const captured = (path: string) => readFileSync(new URL(`./testdata/host/${path}`, import.meta.url), 'utf8');
@@ -138,5 +144,49 @@ describe('parsePidStatState', () => {
 
   it('refuses text without a state', () => {
     expect(() => parsePidStatState('12 (cut')).toThrow('/proc/<pid>/stat: no state');
+  });
+});
+
+describe('per-process files', () => {
+  it('reads times, threads, start and virtual size from a stat whose command holds spaces and parentheses', () => {
+    expect(parsePidStat(captured('proc/1201/stat'))).toEqual({
+      comm: 'tmux: server) (2)',
+      userTicks: 121,
+      systemTicks: 43,
+      threads: 1,
+      startTicks: 120334,
+      virtualBytes: 10_121_216,
+    });
+    expect(() => parsePidStat('12 (cut) S 1 2')).toThrow('/proc/<pid>/stat: expected a number for utime, found undefined');
+  });
+
+  it('reads the owner and resident size of status; a kernel thread has no VmRSS', () => {
+    expect(parsePidStatus(captured('proc/523/status'))).toEqual({ uid: 0, residentBytes: 1201 * 4 * 1024 });
+    expect(parsePidStatus(captured('proc/2002/status'))).toEqual({ uid: 0, residentBytes: 0 });
+    expect(() => parsePidStatus('Name:\tx\n')).toThrow('/proc/<pid>/status: no Uid line');
+  });
+
+  it('reads storage bytes of io, not the rchar/wchar of every read', () => {
+    expect(parsePidIo(captured('proc/523/io'))).toEqual({ readBytes: 8192, writeBytes: 1_048_576 });
+    expect(() => parsePidIo('rchar: 1\n')).toThrow('/proc/<pid>/io: no read_bytes or write_bytes line');
+  });
+
+  it('splits cmdline on NUL; a kernel thread has none', () => {
+    expect(parseCmdline('/usr/sbin/nginx\0-g\0daemon on;\0')).toEqual(['/usr/sbin/nginx', '-g', 'daemon on;']);
+    expect(parseCmdline('')).toEqual([]);
+  });
+
+  it("finds a unit in the v2 line, in v1's name=systemd hierarchy, and above a delegated sub-cgroup, nowhere else", () => {
+    expect(cgroupHasUnit('0::/system.slice/portsyncd.service\n', 'portsyncd.service')).toBe(true);
+    expect(cgroupHasUnit('9:name=systemd:/system.slice/portsyncd.service\n8:pids:/\n0::/\n', 'portsyncd.service')).toBe(true);
+    expect(cgroupHasUnit('0::/system.slice/backup.service/worker\n', 'backup.service')).toBe(true);
+    expect(cgroupHasUnit('4:memory:/system.slice/portsyncd.service\n0::/\n', 'portsyncd.service')).toBe(false);
+    expect(cgroupHasUnit('0::/system.slice/portsyncd.service.d\n', 'portsyncd.service')).toBe(false);
+  });
+
+  it('maps user IDs to names, the first entry winning', () => {
+    expect(parsePasswd('root:x:0:0::/root:/bin/sh\n# comment\ntoor:x:0:0::/:/bin/sh\nbad line\nalice:x:1000:1000::/home/alice:/bin/sh\n')).toEqual(
+      new Map([[0, 'root'], [1000, 'alice']]),
+    );
   });
 });

@@ -215,7 +215,7 @@ describe('filesystem scraper', () => {
       return statfs(resolved);
     });
     const meter = new MetricStore({ scope: 'hostmetrics' });
-    const scraper = createFilesystemScraper({ meter, host, config: configSchema.parse({ root_path: root }) }, 50);
+    const scraper = createFilesystemScraper({ meter, host, config: configSchema.parse({ root_path: root }), telemetry: new MetricStore({ scope: 'otel-agent' }), receiverId: 'hostmetrics' }, 50);
     expect(await scraper.scrape()).toEqual(['statfs of /mnt/archive: statfs gave no answer in 50 ms']);
     expect(await scraper.scrape()).toEqual(['statfs of /mnt/archive has not answered since an earlier scrape']);
     expect(calls.filter((call) => call.endsWith('/mnt/archive'))).toHaveLength(1);
@@ -229,7 +229,7 @@ describe('filesystem scraper', () => {
     const broken = Object.assign(new Error('input/output error'), { code: 'EIO' });
     const host = new HostFs(root, tableStatfs(root, { ...FILESYSTEMS, '/srv/backup disk': denied, '/run': broken }));
     const meter = new MetricStore({ scope: 'hostmetrics' });
-    const scraper = createFilesystemScraper({ meter, host, config: configSchema.parse({ root_path: root }) });
+    const scraper = createFilesystemScraper({ meter, host, config: configSchema.parse({ root_path: root }), telemetry: new MetricStore({ scope: 'otel-agent' }), receiverId: 'hostmetrics' });
     expect(await scraper.scrape()).toEqual(['statfs of /run: input/output error']);
     expect(attributeValues(meter, 'system.filesystem.limit', 'system.filesystem.mountpoint')).toEqual(['/', '/boot/efi', '/dev/shm', '/mnt/archive']);
   });

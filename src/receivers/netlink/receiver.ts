@@ -94,17 +94,16 @@ export class NetlinkReceiver implements Receiver {
   ) {
     const meter = settings.meter;
     this.m = {
+      // No unit on these four: a unit of 1 would give a `_ratio` suffix, and none is a ratio.
       operStatus: meter.gauge('netlink.interface.oper_status', {
-        unit: '1',
         valueType: 'int',
         description: 'Operational status (IF-MIB ifOperStatus): 1 up, 2 down, 3 testing, 4 unknown, 5 dormant, 6 notPresent, 7 lowerLayerDown.',
       }),
       adminStatus: meter.gauge('netlink.interface.admin_status', {
-        unit: '1',
         valueType: 'int',
         description: 'Administrative status (IF-MIB ifAdminStatus): 1 up, 2 down.',
       }),
-      carrier: meter.gauge('netlink.interface.carrier', { unit: '1', valueType: 'int', description: '1 when the link has carrier, else 0.' }),
+      carrier: meter.gauge('netlink.interface.carrier', { valueType: 'int', description: '1 when the link has carrier, else 0.' }),
       flaps: meter.counter('netlink.interface.flaps', {
         unit: '{flap}',
         valueType: 'int',
@@ -154,7 +153,6 @@ export class NetlinkReceiver implements Receiver {
         description: 'Time from the kernel link event, as the monitor received it, to the metrics updated.',
       }),
       connected: meter.gauge('netlink.connected', {
-        unit: '1',
         valueType: 'int',
         description: '1 while the event source runs and is subscribed to link events, else 0.',
       }),

@@ -49,7 +49,10 @@ const DIRECTIONAL: ReadonlyArray<[CounterName, CounterName, 'io' | 'packets' | '
   ['rx_dropped', 'tx_dropped', 'dropped'],
 ];
 
-/** Monitor lines that were not understood are logged at most this often. */
+/** What `ip monitor` prints when the socket's receive buffer overflowed and events were dropped. */
+const OVERRUN = /No buffer space available|ENOBUFS/;
+
+/** Monitor lines that were not understood, and its stderr, are logged at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 export class NetlinkReceiver implements Receiver {
@@ -67,6 +70,7 @@ export class NetlinkReceiver implements Receiver {
   /** Why the event source is down, while it is. */
   private sourceProblem: string | undefined;
   private lastRefusalLogMs = -Infinity;
+  private lastStderrLogMs = -Infinity;
 
   private readonly m: {
     operStatus: Gauge;
@@ -85,6 +89,7 @@ export class NetlinkReceiver implements Receiver {
     failed: Counter;
     delay: Histogram;
     connected: Gauge;
+    overruns: Counter;
   };
 
   constructor(
@@ -152,6 +157,11 @@ export class NetlinkReceiver implements Receiver {
         buckets: DEFAULT_DELAY_BUCKETS,
         description: 'Time from the kernel link event, as the monitor received it, to the metrics updated.',
       }),
+      overruns: meter.counter('netlink.overruns', {
+        unit: '{overrun}',
+        valueType: 'int',
+        description: 'Times the kernel dropped link events because the monitor read too slowly (ENOBUFS); each is followed by a full read.',
+      }),
       connected: meter.gauge('netlink.connected', {
         valueType: 'int',
         description: '1 while the event source runs and is subscribed to link events, else 0.',
@@ -160,6 +170,7 @@ export class NetlinkReceiver implements Receiver {
     for (const type of ['new', 'changed', 'deleted'] as const) this.m.events.add(0, { 'netlink.event.type': type });
     this.m.processed.add(0);
     this.m.failed.add(0);
+    this.m.overruns.add(0);
     this.m.connected.set(0);
 
     const includes = config.include.map(nameMatcher);
@@ -183,7 +194,7 @@ export class NetlinkReceiver implements Receiver {
       onLine: (line) => this.onLine(line),
       onUp: (pid) => this.sourceUp(pid),
       onDown: (reason, retryMs) => this.sourceDown(reason, retryMs),
-      onStderr: (line) => settings.logger.warn({ receiver: settings.id, stderr: line }, 'link monitor wrote to stderr'),
+      onStderr: (line) => this.onStderr(line),
     });
     this.lifecycle = new Lifecycle(name, { start: (signal) => this.begin(signal), stop: () => this.end() });
   }
@@ -238,6 +249,19 @@ export class NetlinkReceiver implements Receiver {
     this.m.connected.set(0);
     this.settings.logger.warn({ receiver: this.settings.id, reason, retryMs }, 'link monitor down');
     this.status.report('degraded', this.sourceProblem);
+  }
+
+  private onStderr(line: string): void {
+    if (OVERRUN.test(line)) {
+      // The kernel dropped events for this socket: what they said is read from /sys instead.
+      this.m.overruns.add(1);
+      void this.controller.run();
+    }
+    const now = performance.now();
+    if (now - this.lastStderrLogMs >= REFUSAL_LOG_INTERVAL_MS) {
+      this.lastStderrLogMs = now;
+      this.settings.logger.warn({ receiver: this.settings.id, stderr: line.slice(0, 200) }, 'link monitor wrote to stderr (logged at most once a minute)');
+    }
   }
 
   private onLine(line: string): void {

@@ -3,7 +3,8 @@
 // kernel within milliseconds; the flap count is the kernel's carrier_down_count, never a
 // count of events, so an event the kernel coalesced or the monitor missed loses nothing.
 // Every interface is read again at each collection and every `reconcile_interval`, which is
-// also what finds renames and deletions the events alone would leave unclear.
+// also what finds renames and deletions the events alone would leave unclear, and what reads
+// the traffic counters (an event reads only the link's state).
 //
 // Identity is the ifindex: a renamed interface keeps its counters and its series move to the
 // new name; one deleted or moved to another namespace (RTM_DELLINK) loses its series.
@@ -230,6 +231,7 @@ export class NetlinkReceiver implements Receiver {
   private async end(): Promise<void> {
     await this.monitor.stop();
     await this.controller.stop();
+    this.sysfs.releaseAll();
     const meter = this.settings.meter;
     meter.sweep(meter.mark());
   }
@@ -306,8 +308,8 @@ export class NetlinkReceiver implements Receiver {
         this.forget(ifindex);
         continue;
       }
-      const state = this.sysfs.read(name);
-      if (state?.ifindex === ifindex) this.apply(state);
+      const state = this.sysfs.readState(ifindex, name);
+      if (state) this.apply(state);
       else unclear = true; // Renamed again, or gone, since the event: the full read settles it.
     }
     if (unclear) this.reconcile();
@@ -343,12 +345,15 @@ export class NetlinkReceiver implements Receiver {
     this.m.carrier.set(state.carrier, nic);
     this.m.flaps.set(state.carrierDownCount, nic);
     this.m.carrierChanges.set(state.carrierChanges, nic);
+    this.m.mtu.set(state.mtu, nic);
+    // Speed and traffic are read at full reads only (`counters` there).
+    const counters = state.counters;
+    if (!counters) return;
     if (state.speed === undefined) this.m.speed.remove(nic);
     else this.m.speed.set(state.speed, nic);
-    this.m.mtu.set(state.mtu, nic);
     for (const [rx, tx, metric] of DIRECTIONAL) {
-      this.m[metric].set(state.counters[rx], { ...nic, [DIRECTION]: 'receive' });
-      this.m[metric].set(state.counters[tx], { ...nic, [DIRECTION]: 'transmit' });
+      this.m[metric].set(counters[rx], { ...nic, [DIRECTION]: 'receive' });
+      this.m[metric].set(counters[tx], { ...nic, [DIRECTION]: 'transmit' });
     }
   }
 
@@ -356,6 +361,7 @@ export class NetlinkReceiver implements Receiver {
     const known = this.links.get(ifindex);
     if (!known) return;
     this.links.delete(ifindex);
+    this.sysfs.release(ifindex);
     if (known.exported) this.removeSeries(known.name);
   }
 

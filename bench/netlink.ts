@@ -1,6 +1,8 @@
 // Link events to metrics, for each event source tried: the netlink receiver's supervised
 // `ip -o -ts monitor link`, and, for comparison, polling /sys/class/net at an interval (what a
-// receiver without events does). A veth pair is made under a unique name and removed after.
+// receiver without events does), and a native rtnetlink socket (the `netlink` npm binding,
+// not a dependency: measured when it can be loaded, see NETLINK_BINDING below) feeding the
+// same receiver. A veth pair is made under a unique name and removed after.
 //
 // - Paced: one carrier change at a time (the peer set down or up by a long-lived `ip -batch`),
 //   the next sent once the metric shows the last. Delay: from the command written to the
@@ -13,8 +15,10 @@
 //
 //   npm run bench -- netlink                         10,000 flaps, polling at 10 ms over 1,000
 //   npm run bench -- netlink --netlink-flaps=2000
+//   NETLINK_BINDING=/some/dir/node_modules/netlink npm run bench -- netlink
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Attributes } from '@opentelemetry/api';
 import type { Meter, ReceiverSettings } from '../src/component/types.js';
 import { MetricStore } from '../src/metrics/store.js';
@@ -159,15 +163,74 @@ function settingsWith(meter: Meter): ReceiverSettings {
 
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
 
-async function monitorRows(name: string, peer: string, flaps: number): Promise<NetlinkRow[]> {
+/** Where the receiver's events come from: its own `ip monitor`, or something attached to it. */
+interface EventSource {
+  label: string;
+  /** The receiver's child: `ip monitor`, or a silent stand-in when events come from elsewhere. */
+  command?: readonly string[];
+  /** Feeds the receiver; returns how to stop. */
+  attach?(receiver: NetlinkReceiver): () => void;
+  /** Whether the receiver's child's CPU is part of the source's cost. */
+  countChild: boolean;
+  /** Why the burst is not run, if it is not. */
+  noBurst?: string;
+}
+
+interface NativeBinding {
+  createRtNetlink(): {
+    addMembership(group: string): void;
+    on(event: 'message', listener: (parts: Array<{ kind: string; data: { index: number }; attrs?: { ifname?: string } }>) => void): void;
+    socket: { close(): void; setRecvBufferSize(bytes: number): void };
+  };
+}
+
+/** The `netlink` npm binding (native rtnetlink socket), if it can be loaded: not a dependency. */
+function nativeBinding(): NativeBinding | string {
+  const where = process.env.NETLINK_BINDING ?? 'netlink';
+  try {
+    return createRequire(import.meta.url)(where) as NativeBinding;
+  } catch (error) {
+    return `not measured: the netlink binding did not load from ${where} (${(error as Error).message.split('\n')[0]}); npm install --no-save netlink@0.3.0, or NETLINK_BINDING=<its folder>`;
+  }
+}
+
+function nativeSource(binding: NativeBinding): EventSource {
+  return {
+    label: 'native socket (netlink 0.3.0)',
+    command: ['sleep', '86400'],
+    countChild: false,
+    noBurst: 'burst not run: an ENOBUFS on the socket (a burst of 300 flaps is enough) ends the process (Napi::Error thrown from the native callback)',
+    attach(receiver) {
+      const socket = binding.createRtNetlink();
+      // The largest buffer unprivileged code may ask for: an overflow ends the process (below).
+      socket.socket.setRecvBufferSize(8 * 1024 * 1024);
+      socket.addMembership('LINK');
+      socket.on('message', (parts) => {
+        const receivedMs = performance.timeOrigin + performance.now();
+        for (const part of parts) {
+          if (part.kind !== 'link' || part.attrs?.ifname === undefined) continue;
+          // A flap brings only RTM_NEWLINK; the binding's parsed parts do not say NEW from DEL.
+          receiver.handleEvent({ receivedMs, ifindex: part.data.index, name: part.attrs.ifname, deleted: false });
+        }
+      });
+      return () => socket.socket.close();
+    },
+  };
+}
+
+async function eventRows(name: string, peer: string, flaps: number, source: EventSource): Promise<NetlinkRow[]> {
   const store = new MetricStore({ scope: 'netlink' });
   const wait = new CarrierWait();
   const receiverDelays: number[] = [];
   const meter = watchingMeter(store, name, (value) => wait.seen(value), receiverDelays);
-  const receiver = new NetlinkReceiver(settingsWith(meter), configSchema.parse({ include: [name], reconcile_interval: '1h' }));
+  const receiver = new NetlinkReceiver(settingsWith(meter), configSchema.parse({ include: [name], reconcile_interval: '1h' }), {
+    command: source.command,
+  });
   await receiver.start(new AbortController().signal);
   while (receiver.monitorPid === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+  const detach = source.attach?.(receiver);
   await new Promise((resolve) => setTimeout(resolve, 200)); // Subscribed.
+  const childPid = source.countChild ? receiver.monitorPid : undefined;
   const generator = new FlapGenerator(peer);
   const processed = () => store.collect().metrics.find((m) => m.descriptor.name === 'netlink.events.processed')!.dataPoints[0].value as number;
   const flapsMetric = () =>
@@ -179,8 +242,8 @@ async function monitorRows(name: string, peer: string, flaps: number): Promise<N
     let missed = 0;
     const kernelBefore = sysValue(name, 'carrier_down_count');
     const eventsBefore = processed();
-    const cpuBefore = cpuSeconds(receiver.monitorPid);
-    const monitorCpuBefore = monitorCpuSeconds(receiver.monitorPid);
+    const cpuBefore = cpuSeconds(childPid);
+    const monitorCpuBefore = monitorCpuSeconds(childPid);
     for (let i = 0; i < flaps; i++) {
       for (const [state, carrier] of [['down', 0], ['up', 1]] as const) {
         const sent = performance.now();
@@ -190,12 +253,12 @@ async function monitorRows(name: string, peer: string, flaps: number): Promise<N
         else missed++;
       }
     }
-    const cpu = cpuSeconds(receiver.monitorPid) - cpuBefore;
-    const monitorCpu = monitorCpuSeconds(receiver.monitorPid) - monitorCpuBefore;
+    const cpu = cpuSeconds(childPid) - cpuBefore;
+    const monitorCpu = monitorCpuSeconds(childPid) - monitorCpuBefore;
     const events = processed() - eventsBefore;
     const kernel = sysValue(name, 'carrier_down_count') - kernelBefore;
     rows.push({
-      source: 'ip monitor (receiver)',
+      source: source.label,
       mode: 'paced',
       flaps,
       events,
@@ -206,27 +269,31 @@ async function monitorRows(name: string, peer: string, flaps: number): Promise<N
       cpuPer1000Events: (cpu / events) * 1000,
       counted: flapsMetric() - kernelBefore,
       kernel,
-      note: `ip monitor ${((monitorCpu / events) * 1000).toFixed(3)} s of it${missed > 0 ? `; ${missed} changes not seen within 2 s` : ''}`,
+      note: `${source.countChild ? `ip monitor ${((monitorCpu / events) * 1000).toFixed(3)} s of it` : 'no child'}${missed > 0 ? `; ${missed} changes not seen within 2 s` : ''}`,
     });
 
+    if (source.noBurst) {
+      rows.push({ source: source.label, mode: 'burst', flaps: 0, events: 0, cpuPer1000Events: NaN, note: source.noBurst });
+      return rows;
+    }
     // Burst.
     receiverDelays.length = 0;
     const burstKernelBefore = sysValue(name, 'carrier_down_count');
     const burstEventsBefore = processed();
-    const burstCpuBefore = cpuSeconds(receiver.monitorPid);
-    const burstMonitorBefore = monitorCpuSeconds(receiver.monitorPid);
+    const burstCpuBefore = cpuSeconds(childPid);
+    const burstMonitorBefore = monitorCpuSeconds(childPid);
     const overrunsBefore = store.collect().metrics.find((m) => m.descriptor.name === 'netlink.overruns')!.dataPoints[0].value as number;
     generator.burst(flaps);
     const target = burstKernelBefore + flaps;
     const deadline = performance.now() + 120_000;
     while (flapsMetric() < target && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     await new Promise((resolve) => setTimeout(resolve, 200)); // Events still in the pipe.
-    const burstCpu = cpuSeconds(receiver.monitorPid) - burstCpuBefore;
+    const burstCpu = cpuSeconds(childPid) - burstCpuBefore;
     const burstEvents = processed() - burstEventsBefore;
-    const burstMonitor = monitorCpuSeconds(receiver.monitorPid) - burstMonitorBefore;
+    const burstMonitor = monitorCpuSeconds(childPid) - burstMonitorBefore;
     const overruns = (store.collect().metrics.find((m) => m.descriptor.name === 'netlink.overruns')!.dataPoints[0].value as number) - overrunsBefore;
     rows.push({
-      source: 'ip monitor (receiver)',
+      source: source.label,
       mode: 'burst',
       flaps,
       events: burstEvents,
@@ -235,9 +302,10 @@ async function monitorRows(name: string, peer: string, flaps: number): Promise<N
       cpuPer1000Events: burstEvents > 0 ? (burstCpu / burstEvents) * 1000 : NaN,
       counted: flapsMetric() - burstKernelBefore,
       kernel: sysValue(name, 'carrier_down_count') - burstKernelBefore,
-      note: `ip monitor ${burstMonitor.toFixed(2)} s; events applied in batches${overruns > 0 ? `; ${overruns} overruns (ENOBUFS), each followed by a full read` : ''}`,
+      note: `${source.countChild ? `ip monitor ${burstMonitor.toFixed(2)} s; ` : ''}events applied in batches${overruns > 0 ? `; ${overruns} overruns (ENOBUFS), each followed by a full read` : ''}`,
     });
   } finally {
+    detach?.();
     await generator.close();
     await receiver.shutdown();
   }
@@ -291,7 +359,10 @@ export async function runNetlinkBench(options: NetlinkOptions = {}): Promise<Net
   const flaps = options.flaps ?? 10_000;
   const pair = vethPair();
   try {
-    const rows = await monitorRows(pair.name, pair.peer, flaps);
+    const rows = await eventRows(pair.name, pair.peer, flaps, { label: 'ip monitor (receiver)', countChild: true });
+    const binding = nativeBinding();
+    if (typeof binding === 'string') rows.push({ source: 'native socket', mode: 'paced', flaps: 0, events: 0, cpuPer1000Events: NaN, note: binding });
+    else rows.push(...(await eventRows(pair.name, pair.peer, flaps, nativeSource(binding))));
     rows.push(await pollingRow(pair.name, pair.peer, options.pollFlaps ?? Math.min(flaps, 1000), options.pollIntervalMs ?? 10));
     return rows;
   } finally {
@@ -311,8 +382,8 @@ export function formatNetlinkTable(rows: NetlinkRow[]): string {
       row.events,
       row.commandP50Ms === undefined ? '' : `${ms(row.commandP50Ms)} / ${ms(row.commandP99Ms)}`,
       row.receiverP50Ms === undefined ? '' : `${ms(row.receiverP50Ms)} / ${ms(row.receiverP99Ms)}`,
-      row.cpuPer1000Events.toFixed(3),
-      row.counted === undefined ? `- / ${row.kernel}` : `${row.counted} / ${row.kernel}`,
+      Number.isNaN(row.cpuPer1000Events) ? '' : row.cpuPer1000Events.toFixed(3),
+      row.kernel === undefined ? '' : row.counted === undefined ? `- / ${row.kernel}` : `${row.counted} / ${row.kernel}`,
       row.note ?? '',
     ]),
   );

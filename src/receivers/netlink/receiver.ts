@@ -278,10 +278,11 @@ export class NetlinkReceiver implements Receiver {
       }
       return;
     }
-    this.enqueue(event);
+    this.handleEvent(event);
   }
 
-  private enqueue(event: LinkEvent): void {
+  /** One link event, from the monitor or another source (the benchmark feeds a native socket's). */
+  handleEvent(event: LinkEvent): void {
     const known = this.links.get(event.ifindex);
     if (!this.included(event.name) && !known?.exported) return;
     const type: EventType = event.deleted ? 'deleted' : known || this.pending.has(event.ifindex) ? 'changed' : 'new';

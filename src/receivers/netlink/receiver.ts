@@ -219,11 +219,6 @@ export class NetlinkReceiver implements Receiver {
     return this.controller.collect(signal);
   }
 
-  /** Reads every interface now (a collection does this too). */
-  async reconcileNow(): Promise<void> {
-    await this.controller.run();
-  }
-
   shutdown(): Promise<void> {
     return this.lifecycle.shutdown();
   }

@@ -153,4 +153,23 @@ describe('netlink receiver on real veth pairs', () => {
     // The reconcile on return read the counters the missed events would have moved.
     await eventually(() => expect(valueOf(meter, 'netlink.interface.flaps', { [NAME]: name })).toBe(before + 3));
   });
+
+  it('without ip on the PATH: degraded with why, connected 0, and every interface still read from /sys at each collection', async () => {
+    const { name, peer } = vethPair();
+    const settings = testSettings('netlink');
+    const r = new NetlinkReceiver(settings, configSchema.parse({ include: [name] }), { command: ['/nonexistent/ip', 'monitor', 'link'] });
+    running.push(r);
+    await r.start(new AbortController().signal);
+    await eventually(() =>
+      expect(settings.statuses.at(-1)).toEqual({
+        status: 'degraded',
+        reason: expect.stringMatching(/^link event source down: \/nonexistent\/ip monitor link could not run: spawn \/nonexistent\/ip ENOENT; restarting in 500ms/),
+      }),
+    );
+    ipBatch([`link set ${peer} down`, `link set ${peer} up`]);
+    await r.collect(new AbortController().signal);
+    expect(valueOf(settings.meter, 'netlink.connected')).toBe(0);
+    expect(valueOf(settings.meter, 'netlink.interface.flaps', { [NAME]: name })).toBe(sysValue(name, 'carrier_down_count'));
+    expect(settings.statuses.at(-1)?.status).toBe('degraded');
+  });
 });

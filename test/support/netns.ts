@@ -17,9 +17,10 @@ export function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8' });
 }
 
-/** `ip -batch -`: many link commands in one process, as fast as the kernel takes them. */
-export function ipBatch(commands: string[]): void {
-  execFileSync('ip', ['-batch', '-'], { input: `${commands.join('\n')}\n`, encoding: 'utf8' });
+/** `ip -batch -`: many link commands in one process, as fast as the kernel takes them; in `ns` if given. */
+export function ipBatch(commands: string[], ns?: string): void {
+  const args = ns === undefined ? ['-batch', '-'] : ['-n', ns, '-batch', '-'];
+  execFileSync('ip', args, { input: `${commands.join('\n')}\n`, encoding: 'utf8' });
 }
 
 /** A veth pair, both ends up, in this namespace: `name` is watched, `peer` is flapped. */

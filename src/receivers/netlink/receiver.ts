@@ -132,11 +132,16 @@ export class NetlinkReceiver implements Receiver {
         valueType: 'int',
         description: 'Packets received and transmitted.',
       }),
-      errors: meter.counter('system.network.errors', { unit: '{error}', valueType: 'int', description: 'Receive and transmit errors.' }),
+      // Described as the hostmetrics network scraper describes them: the same kernel counters.
+      errors: meter.counter('system.network.errors', {
+        unit: '{error}',
+        valueType: 'int',
+        description: 'Receive and transmit errors (the errs columns).',
+      }),
       dropped: meter.counter('system.network.packet.dropped', {
         unit: '{packet}',
         valueType: 'int',
-        description: 'Packets dropped without an error.',
+        description: 'Packets dropped without an error (the drop columns).',
       }),
       events: meter.counter('netlink.events', {
         unit: '{event}',

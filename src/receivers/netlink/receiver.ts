@@ -313,7 +313,8 @@ export class NetlinkReceiver implements Receiver {
       if (state) this.apply(state);
       else unclear = true; // Renamed again, or gone, since the event: the full read settles it.
     }
-    if (unclear) this.reconcile();
+    // Through the controller: a failed full read is a status, never an exception in this callback.
+    if (unclear) void this.controller.run();
     const now = performance.timeOrigin + performance.now();
     for (const { receivedMs, type } of queued) {
       this.m.events.add(1, { 'netlink.event.type': type });

@@ -1,7 +1,8 @@
 // Runs the benchmarks and prints one table each.
 //
 //   npm run bench                          every benchmark
-//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, process, scrape, serializer, joblog, checkpoint, processors, authflood, start
+//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, process, scrape, serializer, joblog, netlink, checkpoint, processors, authflood, start
+//   npm run bench -- netlink --netlink-flaps=2000
 //   npm run bench -- idle --idle-seconds=30
 //   npm run bench -- soak --soak-seconds=600   only when named: an hour by default
 //   npm run bench -- start --start-runs=9 --start-baseline=<other build>/dist/src/cli/main.js
@@ -12,6 +13,7 @@ import { formatCheckpointTable, runCheckpointBench } from './checkpoint.js';
 import { runHostmetricsBench, type BenchRow } from './hostmetrics.js';
 import { formatIdleTable, formatMemoryTable, runIdleBench, runMemoryBreakdown, type IdleOptions } from './idle.js';
 import { formatJoblogTable, runJoblogBench } from './joblog.js';
+import { formatNetlinkTable, runNetlinkBench, type NetlinkOptions } from './netlink.js';
 import { formatProcessTable, runProcessBench } from './process.js';
 import { formatProcessorsTable, runProcessorsBench } from './processors.js';
 import { formatScrapeTable, runScrapeBench } from './scrape.js';
@@ -60,6 +62,7 @@ const BENCHES: Record<string, Bench> = {
   scrape: { run: async () => formatScrapeTable(await runScrapeBench()) },
   serializer: { run: async () => serializerTable(await runSerializerBench()) },
   joblog: { run: async () => formatJoblogTable(await runJoblogBench()) },
+  netlink: { run: async () => formatNetlinkTable(await runNetlinkBench(netlink)) },
   checkpoint: { run: async () => formatCheckpointTable(await runCheckpointBench()) },
   processors: { run: async () => formatProcessorsTable(await runProcessorsBench()) },
   soak: { run: async () => formatSoakTable(await runSoakBench(soak)) },
@@ -72,6 +75,7 @@ const ONLY_BY_NAME = new Set(['soak']);
 
 const soak: SoakOptions = {};
 const start: StartOptions = {};
+const netlink: NetlinkOptions = {};
 const SOAK_OPTIONS: Record<string, keyof SoakOptions> = {
   'soak-seconds': 'durationS',
   'soak-rate': 'linesPerSecond',
@@ -81,7 +85,7 @@ const SOAK_OPTIONS: Record<string, keyof SoakOptions> = {
 function usage(problem: string): never {
   process.stderr.write(
     `${problem}\nusage: npm run bench -- [${Object.keys(BENCHES).join('|')}]... [--idle-seconds=<n>] ` +
-      '[--soak-seconds=<n>] [--soak-rate=<lines/s>] [--soak-sighup-seconds=<n>] [--start-runs=<n>] [--start-baseline=<main.js>]\n',
+      '[--soak-seconds=<n>] [--soak-rate=<lines/s>] [--soak-sighup-seconds=<n>] [--start-runs=<n>] [--start-baseline=<main.js>] [--netlink-flaps=<n>]\n',
   );
   process.exit(2);
 }
@@ -104,6 +108,10 @@ function parseArguments(args: string[]): { names: string[]; idle: IdleOptions } 
       const value = Number(arg.slice('--start-runs='.length));
       if (!Number.isInteger(value) || value < 1) usage(`--start-runs wants a positive whole number, got "${arg}"`);
       start.runs = value;
+    } else if (/^--netlink-flaps=/.test(arg)) {
+      const value = Number(arg.slice('--netlink-flaps='.length));
+      if (!Number.isInteger(value) || value < 1) usage(`--netlink-flaps wants a positive whole number, got "${arg}"`);
+      netlink.flaps = value;
     } else if (/^--start-baseline=./.test(arg)) {
       start.baseline = arg.slice('--start-baseline='.length);
     } else if (arg in BENCHES) {

@@ -6,8 +6,9 @@ import { filterProcessorFactory } from './processors/filter/index.js';
 import { resourceProcessorFactory } from './processors/resource/index.js';
 import { hostmetricsFactory } from './receivers/hostmetrics/index.js';
 import { joblogFactory } from './receivers/joblog/index.js';
+import { redisFactory } from './receivers/redis/index.js';
 
-export const RECEIVERS: readonly ReceiverFactory[] = [hostmetricsFactory, joblogFactory];
+export const RECEIVERS: readonly ReceiverFactory[] = [hostmetricsFactory, joblogFactory, redisFactory];
 export const PROCESSORS: readonly ProcessorFactory[] = [attributesProcessorFactory, filterProcessorFactory, resourceProcessorFactory];
 export const EXPORTERS: readonly ExporterFactory[] = [prometheusFactory];
 

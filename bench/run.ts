@@ -1,7 +1,7 @@
 // Runs the benchmarks and prints one table each.
 //
 //   npm run bench                          every benchmark
-//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog, checkpoint, processors, authflood, start
+//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, scrape, serializer, joblog, checkpoint, processors, redis, authflood, start
 //   npm run bench -- idle --idle-seconds=30
 //   npm run bench -- soak --soak-seconds=600   only when named: an hour by default
 //   npm run bench -- start --start-runs=9 --start-baseline=<other build>/dist/src/cli/main.js
@@ -13,6 +13,7 @@ import { runHostmetricsBench, type BenchRow } from './hostmetrics.js';
 import { formatIdleTable, formatMemoryTable, runIdleBench, runMemoryBreakdown, type IdleOptions } from './idle.js';
 import { formatJoblogTable, runJoblogBench } from './joblog.js';
 import { formatProcessorsTable, runProcessorsBench } from './processors.js';
+import { formatRedisTable, runRedisBench } from './redis.js';
 import { formatScrapeTable, runScrapeBench } from './scrape.js';
 import { runSerializerBench, type Row as SerializerRow } from './serializer.js';
 import { formatSoakTable, runSoakBench, type SoakOptions } from './soak.js';
@@ -60,6 +61,7 @@ const BENCHES: Record<string, Bench> = {
   joblog: { run: async () => formatJoblogTable(await runJoblogBench()) },
   checkpoint: { run: async () => formatCheckpointTable(await runCheckpointBench()) },
   processors: { run: async () => formatProcessorsTable(await runProcessorsBench()) },
+  redis: { run: async () => formatRedisTable(await runRedisBench()) },
   soak: { run: async () => formatSoakTable(await runSoakBench(soak)) },
   authflood: { run: async () => formatAuthFloodTable(await runAuthFloodBench()) },
   start: { run: async () => formatStartTable(await runStartBench(start)) },

@@ -80,7 +80,7 @@ export class RedisReceiver implements Receiver {
   ) {
     this.endpoint = redisEndpoint(config.endpoint);
     const meter = settings.meter;
-    this.connected = meter.gauge('redis.connected', { unit: '1', valueType: 'int', description: 'Whether the receiver holds a ready connection to Redis (1) or not (0).' });
+    this.connected = meter.gauge('redis.connected', { valueType: 'int', description: 'Whether the receiver holds a ready connection to Redis (1) or not (0).' });
     this.ping = meter.histogram('redis.ping.duration', { unit: 's', buckets: config.ping_buckets, description: 'PING round-trip time, as the agent measures it.' });
     const counter = (name: string, unit: string, description: string) => meter.counter(name, { unit, valueType: 'int', description });
     const gauge = (name: string, unit: string, description: string, valueType: 'int' | 'double' = 'int') => meter.gauge(name, { unit, valueType, description });
@@ -125,7 +125,7 @@ export class RedisReceiver implements Receiver {
     this.cmdLatency = meter.gauge('redis.cmd.latency', { unit: 's', description: 'Command latency percentiles, as the server measures them (INFO latencystats).' });
     this.keySize = gauge('redis.key.size', '{item}', 'Length of a key: elements of a list, set, sorted set, hash or stream; bytes of a string.');
     this.patternKeys = gauge('redis.key_pattern.keys', '{key}', 'Keys a pattern matched in the last collection, up to its max_keys.');
-    this.patternComplete = gauge('redis.key_pattern.complete', '1', "Whether the pattern's SCAN walked the whole keyspace (1) or stopped at max_keys or the deadline (0).");
+    this.patternComplete = gauge('redis.key_pattern.complete', '', "Whether the pattern's SCAN walked the whole keyspace (1) or stopped at max_keys or the deadline (0).");
 
     this.controller = new ScrapeController({
       name: `receiver "${settings.id}"`,
@@ -181,7 +181,8 @@ export class RedisReceiver implements Receiver {
       password: config.password === '' ? undefined : config.password,
       db: endpoint.db,
       connectTimeout: config.connect_timeout,
-      commandTimeout: config.command_timeout,
+      // A command never outlasts the collection it belongs to.
+      commandTimeout: Math.min(config.command_timeout, config.collection_interval),
       lazyConnect: true,
       // Commands fail at once while disconnected, and those in flight when the link drops are
       // not sent again: a collection reports what it could read now, never a stale queue.

@@ -8,21 +8,13 @@ import type { ReceiverSettings } from '../src/component/types.js';
 import { MetricStore } from '../src/metrics/store.js';
 import { configSchema, DEFAULT_SCRAPERS, type ScraperName } from '../src/receivers/hostmetrics/config.js';
 import { HostmetricsReceiver } from '../src/receivers/hostmetrics/receiver.js';
-import { StateDirectory } from '../src/state/store.js';
-import { silentLogger } from '../src/telemetry/silent-logger.js';
+import { benchSettings } from './support.js';
 
 export type BenchRow = Record<string, string | number>;
 
 function receiverFor(scrapers: readonly ScraperName[]): { receiver: HostmetricsReceiver; meter: MetricStore } {
   const meter = new MetricStore({ scope: 'hostmetrics' });
-  const settings: ReceiverSettings = {
-    id: 'hostmetrics',
-    meter,
-    telemetry: new MetricStore({ scope: 'otel-agent' }),
-    logger: silentLogger(),
-    status: { report() {} },
-    store: new StateDirectory('/nonexistent', silentLogger()).storeFor('receiver', 'hostmetrics'),
-  };
+  const settings: ReceiverSettings = { ...benchSettings('hostmetrics'), meter };
   return { receiver: new HostmetricsReceiver(settings, configSchema.parse({ scrapers })), meter };
 }
 

@@ -15,8 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MetricStore } from '../src/metrics/store.js';
 import { joblogFactory } from '../src/receivers/joblog/index.js';
-import { StateDirectory } from '../src/state/store.js';
-import { silentLogger } from '../src/telemetry/silent-logger.js';
+import { benchSettings } from './support.js';
 
 export type Format = 'json' | 'logfmt' | 'regex';
 
@@ -206,7 +205,7 @@ async function receiverChild(format: Format, file: string, lines: number): Promi
   const stateDir = mkdtempSync(path.join(tmpdir(), 'joblog-bench-state-'));
   const meter = new MetricStore({ scope: 'joblog/bench' });
   const receiver = (await joblogFactory.load()).create(
-    { id: 'joblog/bench', meter, telemetry: new MetricStore({ scope: 'otel-agent' }), logger: silentLogger(), status: { report: () => undefined }, store: new StateDirectory(stateDir, silentLogger()).storeFor('receiver', 'joblog/bench') },
+    { ...benchSettings('joblog/bench', 'receiver', stateDir), meter },
     joblogFactory.configSchema.parse(receiverConfig(format, file)),
   );
   const counted = (): number => {

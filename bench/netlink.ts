@@ -25,9 +25,7 @@ import { MetricStore } from '../src/metrics/store.js';
 import { configSchema } from '../src/receivers/netlink/config.js';
 import { NetlinkReceiver } from '../src/receivers/netlink/receiver.js';
 import { SysClassNet } from '../src/receivers/netlink/sysfs.js';
-import { StateDirectory } from '../src/state/store.js';
-import { silentLogger } from '../src/telemetry/silent-logger.js';
-import { formatTable, percentile, readCpuTicks, ticksPerSecond } from './support.js';
+import { benchSettings, formatTable, percentile, readCpuTicks, ticksPerSecond } from './support.js';
 
 export interface NetlinkOptions {
   flaps?: number;
@@ -151,14 +149,7 @@ function vethPair(): { name: string; peer: string; remove(): void } {
 }
 
 function settingsWith(meter: Meter): ReceiverSettings {
-  return {
-    id: 'netlink',
-    meter,
-    telemetry: new MetricStore({ scope: 'otel-agent' }),
-    logger: silentLogger(),
-    status: { report() {} },
-    store: new StateDirectory('/nonexistent', silentLogger()).storeFor('receiver', 'netlink'),
-  };
+  return { ...benchSettings('netlink'), meter };
 }
 
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);

@@ -19,9 +19,8 @@ import { serializeSync } from '../src/exporters/prometheus/serializer.js';
 import { MetricStore } from '../src/metrics/store.js';
 import { configSchema } from '../src/receivers/hostmetrics/config.js';
 import { HostmetricsReceiver } from '../src/receivers/hostmetrics/receiver.js';
-import { StateDirectory } from '../src/state/store.js';
-import { silentLogger } from '../src/telemetry/silent-logger.js';
 import {
+  benchSettings,
   formatTable,
   freePort,
   keepAliveAgent,
@@ -50,14 +49,7 @@ const PROCESS_EXPORTER = 'prometheus-process-exporter';
 
 function receiverFor(pattern: string): { receiver: HostmetricsReceiver; meter: MetricStore } {
   const meter = new MetricStore({ scope: 'hostmetrics' });
-  const settings: ReceiverSettings = {
-    id: 'hostmetrics',
-    meter,
-    telemetry: new MetricStore({ scope: 'otel-agent' }),
-    logger: silentLogger(),
-    status: { report() {} },
-    store: new StateDirectory('/nonexistent', silentLogger()).storeFor('receiver', 'hostmetrics'),
-  };
+  const settings: ReceiverSettings = { ...benchSettings('hostmetrics'), meter };
   const config = configSchema.parse({ scrapers: ['process'], process: { include: [{ command: pattern }] } });
   return { receiver: new HostmetricsReceiver(settings, config), meter };
 }

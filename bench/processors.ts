@@ -13,9 +13,7 @@ import { PROCESSORS } from '../src/components.js';
 import { MetricStore } from '../src/metrics/store.js';
 import { resourceFromAttributes } from '../src/metrics/otel.js';
 import { ViewSet } from '../src/metrics/views.js';
-import { StateDirectory } from '../src/state/store.js';
-import { silentLogger } from '../src/telemetry/silent-logger.js';
-import { formatTable, summarise } from './support.js';
+import { benchSettings, formatTable, summarise } from './support.js';
 
 const METRICS = 10;
 const SERIES_PER_METRIC = 10_000;
@@ -63,7 +61,7 @@ export async function runProcessorsBench(): Promise<ProcessorBenchRow[]> {
   const rows: ProcessorBenchRow[] = [];
   for (const { label, type, config } of CONFIGS) {
     const factory = PROCESSORS.find((candidate) => candidate.type === type) as ProcessorFactory;
-    const settings = { id: type, logger: silentLogger(), status: { report() {} }, store: new StateDirectory('/nonexistent', silentLogger()).storeFor('processor', type), telemetry: new MetricStore({ scope: 'otel-agent' }) };
+    const settings = benchSettings(type, 'processor');
     const processor: Processor = (await factory.load()).create(settings, factory.configSchema.parse(config));
     const times: number[] = [];
     let output = input;

@@ -18,9 +18,7 @@ import type { ReceiverSettings } from '../src/component/types.js';
 import { MetricStore } from '../src/metrics/store.js';
 import { configSchema } from '../src/receivers/redis/config.js';
 import { RedisReceiver } from '../src/receivers/redis/receiver.js';
-import { StateDirectory } from '../src/state/store.js';
-import { silentLogger } from '../src/telemetry/silent-logger.js';
-import { countSamples, formatTable, freePort, keepAliveAgent, percentile, readCpuTicks, scrape, sleep, stopProcess, ticksPerSecond } from './support.js';
+import { benchSettings, countSamples, formatTable, freePort, keepAliveAgent, percentile, readCpuTicks, scrape, sleep, stopProcess, ticksPerSecond } from './support.js';
 
 const run = promisify(execFile);
 const REDIS_EXPORTER = '/usr/bin/prometheus-redis-exporter';
@@ -85,14 +83,7 @@ async function slowest(port: number): Promise<{ ms: number; command: string }> {
 }
 
 function settings(meter: MetricStore): ReceiverSettings {
-  return {
-    id: 'redis',
-    meter,
-    telemetry: new MetricStore({ scope: 'otel-agent' }),
-    logger: silentLogger(),
-    status: { report() {} },
-    store: new StateDirectory('/nonexistent', silentLogger()).storeFor('receiver', 'redis'),
-  };
+  return { ...benchSettings('redis'), meter };
 }
 
 async function benchReceiver(port: number, shape: Shape): Promise<RedisBenchRow> {

@@ -5,8 +5,8 @@ import { prometheusFactory, type PrometheusExporter } from '../src/exporters/pro
 import { resourceFromAttributes } from '../src/metrics/otel.js';
 import { MetricStore } from '../src/metrics/store.js';
 import { PipelineSource } from '../src/pipeline/source.js';
-import { StateDirectory } from '../src/state/store.js';
 import { silentLogger } from '../src/telemetry/silent-logger.js';
+import { benchSettings } from './support.js';
 
 export interface ServedStore {
   port: number;
@@ -26,11 +26,7 @@ export async function serveStore(
     logger: silentLogger(),
   });
   const settings: ExporterSettings = {
-    id: 'prometheus',
-    logger: silentLogger(),
-    status: { report() {} },
-    store: new StateDirectory('/nonexistent', silentLogger()).storeFor('exporter', 'prometheus'),
-    telemetry: new MetricStore({ scope: 'otel-agent' }),
+    ...benchSettings('prometheus', 'exporter'),
     source,
     health: { ready: () => true, components: () => [] },
   };

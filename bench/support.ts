@@ -1,10 +1,29 @@
-// Shared pieces of the benchmarks: aligned plain-text tables, percentiles, free ports, HTTP
-// scrapes, and CPU and memory of another process read from /proc/<pid>.
+// Shared pieces of the benchmarks: component settings, aligned plain-text tables, percentiles,
+// free ports, HTTP scrapes, and CPU and memory of another process read from /proc/<pid>.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
+
+import type { CreateSettings, Kind } from '../src/component/types.js';
+import { MetricStore } from '../src/metrics/store.js';
+import { StateDirectory } from '../src/state/store.js';
+import { silentLogger } from '../src/telemetry/silent-logger.js';
+
+/**
+ * Quiet settings of component `id` (a receiver adds its `meter`). Its state lives in
+ * `stateDir`; by default a directory that does not exist, for components that keep none.
+ */
+export function benchSettings(id: string, kind: Kind = 'receiver', stateDir = '/nonexistent'): CreateSettings {
+  return {
+    id,
+    telemetry: new MetricStore({ scope: 'otel-agent' }),
+    logger: silentLogger(),
+    status: { report() {} },
+    store: new StateDirectory(stateDir, silentLogger()).storeFor(kind, id),
+  };
+}
 
 export type Cell = string | number;
 

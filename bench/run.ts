@@ -1,7 +1,7 @@
 // Runs the benchmarks and prints one table each.
 //
 //   npm run bench                          every benchmark
-//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, process, scrape, serializer, joblog, netlink, checkpoint, processors, authflood, start
+//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, process, scrape, serializer, joblog, netlink, checkpoint, processors, redis, authflood, start
 //   npm run bench -- netlink --netlink-flaps=2000
 //   npm run bench -- idle --idle-seconds=30
 //   npm run bench -- soak --soak-seconds=600   only when named: an hour by default
@@ -16,6 +16,7 @@ import { formatJoblogTable, runJoblogBench } from './joblog.js';
 import { formatNetlinkTable, runNetlinkBench, type NetlinkOptions } from './netlink.js';
 import { formatProcessTable, runProcessBench } from './process.js';
 import { formatProcessorsTable, runProcessorsBench } from './processors.js';
+import { formatRedisTable, runRedisBench } from './redis.js';
 import { formatScrapeTable, runScrapeBench } from './scrape.js';
 import { runSerializerBench, type Row as SerializerRow } from './serializer.js';
 import { formatSoakTable, runSoakBench, type SoakOptions } from './soak.js';
@@ -65,6 +66,7 @@ const BENCHES: Record<string, Bench> = {
   netlink: { run: async () => formatNetlinkTable(await runNetlinkBench(netlink)) },
   checkpoint: { run: async () => formatCheckpointTable(await runCheckpointBench()) },
   processors: { run: async () => formatProcessorsTable(await runProcessorsBench()) },
+  redis: { run: async () => formatRedisTable(await runRedisBench()) },
   soak: { run: async () => formatSoakTable(await runSoakBench(soak)) },
   authflood: { run: async () => formatAuthFloodTable(await runAuthFloodBench()) },
   start: { run: async () => formatStartTable(await runStartBench(start)) },

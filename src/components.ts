@@ -7,8 +7,9 @@ import { resourceProcessorFactory } from './processors/resource/index.js';
 import { hostmetricsFactory } from './receivers/hostmetrics/index.js';
 import { joblogFactory } from './receivers/joblog/index.js';
 import { netlinkFactory } from './receivers/netlink/index.js';
+import { redisFactory } from './receivers/redis/index.js';
 
-export const RECEIVERS: readonly ReceiverFactory[] = [hostmetricsFactory, joblogFactory, netlinkFactory];
+export const RECEIVERS: readonly ReceiverFactory[] = [hostmetricsFactory, joblogFactory, netlinkFactory, redisFactory];
 export const PROCESSORS: readonly ProcessorFactory[] = [attributesProcessorFactory, filterProcessorFactory, resourceProcessorFactory];
 export const EXPORTERS: readonly ExporterFactory[] = [prometheusFactory];
 

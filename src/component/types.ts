@@ -45,10 +45,15 @@ export interface HistogramOptions extends InstrumentOptions {
   buckets?: readonly number[];
 }
 
-/** A monotonic sum. `add` increments; `set` reports a cumulative total read from elsewhere. */
+/**
+ * A monotonic sum. `add` increments; `set` reports a cumulative total read from elsewhere.
+ * `startMs` (epoch ms) is when that source began counting, such as a server's start: passing
+ * a different one (the server restarted) gives the series that start time, so the total
+ * going down is read as a reset, not a decrease.
+ */
 export interface Counter {
   add(value: number, attributes?: Attributes): void;
-  set(total: number, attributes?: Attributes): void;
+  set(total: number, attributes?: Attributes, startMs?: number): void;
   remove(attributes?: Attributes): void;
 }
 
@@ -81,7 +86,8 @@ export interface Meter {
   gauge(name: string, options?: InstrumentOptions): Gauge;
   histogram(name: string, options?: HistogramOptions): Histogram;
   mark(): number;
-  sweep(mark: number): void;
+  /** `keep` names instruments left as they are (a histogram of the receiver's own measurements). */
+  sweep(mark: number, keep?: ReadonlySet<string>): void;
   /**
    * The values of every series (with their start times), for saving across a restart:
    * plain JSON, bounded by the series limits. `exclude` names instruments left out

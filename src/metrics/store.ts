@@ -188,7 +188,7 @@ class Stream {
     series.touched = this.store.generation;
   }
 
-  set(value: number, attributes: Attributes = {}): void {
+  set(value: number, attributes: Attributes = {}, startMs?: number): void {
     if (this.settings.drop) return;
     const filter = this.settings.filter;
     const exported = filter === undefined ? attributes : filter(attributes);
@@ -196,6 +196,8 @@ class Stream {
     series.touched = this.store.generation;
     const folded = exported !== attributes || series === this.overflow;
     if (!folded) {
+      // A series several sources share keeps its first start: one source restarting does not reset the others.
+      if (startMs !== undefined && Number.isFinite(startMs) && msOf(series.startTime) !== startMs) series.startTime = hrTime(startMs);
       series.value = value;
       return;
     }
@@ -428,8 +430,8 @@ export class MetricStore implements Meter {
     return ++this.generation;
   }
 
-  sweep(mark: number): void {
-    for (const stream of this.streams.values()) stream.sweep(mark);
+  sweep(mark: number, keep?: ReadonlySet<string>): void {
+    for (const [name, stream] of this.streams) if (keep?.has(name) !== true) stream.sweep(mark);
   }
 
   snapshot(options: { exclude?: ReadonlySet<string> } = {}): MeterSnapshot {

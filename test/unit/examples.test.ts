@@ -36,6 +36,7 @@ describe('shipped configs', () => {
         'src/processors/resource/example.yaml',
         'src/receivers/hostmetrics/example.yaml',
         'src/receivers/joblog/example.yaml',
+        'src/receivers/redis/example.yaml',
       ]),
     );
   });

@@ -20,6 +20,41 @@ describe('MetricStore', () => {
     expect(series(store, 'active')).toEqual([{ attributes: {}, value: -1 }]);
   });
 
+  it('gives a set counter the start its source names, and a new one when the source restarted', () => {
+    let now = 1_000_000;
+    const store = new MetricStore({ scope: 'test', now: () => now });
+    const commands = store.counter('commands');
+    commands.set(500, {}, 900_000);
+    const start = () => {
+      const data = metric(store, 'commands')!;
+      const point = data.dataPoints[0];
+      return point.startTime[0] * 1000 + point.startTime[1] / 1e6;
+    };
+    expect(start()).toBe(900_000);
+    now += 10_000;
+    commands.set(600, {}, 900_000); // same source run: the start stays
+    expect(start()).toBe(900_000);
+    commands.set(3, {}, 1_009_000); // the server restarted: its counts begin anew there
+    expect(start()).toBe(1_009_000);
+    expect(series(store, 'commands')).toEqual([{ attributes: {}, value: 3 }]);
+    commands.set(4); // without a start, the series keeps the one it has
+    expect(start()).toBe(1_009_000);
+  });
+
+  it('sweeps every instrument but those it is told to keep', () => {
+    const store = new MetricStore({ scope: 'test' });
+    const mark = store.mark();
+    store.gauge('info').set(1);
+    store.histogram('ping').record(0.001);
+    const next = store.mark();
+    store.sweep(next, new Set(['ping']));
+    expect(series(store, 'info')).toEqual([]);
+    expect(metric(store, 'ping')?.dataPoints).toHaveLength(1);
+    store.sweep(next);
+    expect(metric(store, 'ping')).toBeUndefined();
+    expect(mark).toBeLessThan(next);
+  });
+
   it('keys series by attribute content, not by key order or object identity', () => {
     const store = new MetricStore({ scope: 'test' });
     const c = store.counter('c');

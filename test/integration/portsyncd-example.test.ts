@@ -164,8 +164,8 @@ describe('config/examples/portsyncd.yaml', () => {
 
     // Exact values: the daemon's resident memory as the kernel has it (sleep's does not move),
     // the queue's length, both connected, nothing failed.
-    const rssKiB = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${daemon.pid}/status`, 'utf8'))![1]);
-    expect(valueIn(body, 'portsyncd_memory_bytes')).toBe(rssKiB * 1024);
+    const rssBytes = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${daemon.pid}/status`, 'utf8'))![1]) * 1024;
+    await eventually(async () => expect(valueIn(await scrape(), 'portsyncd_memory_bytes')).toBe(rssBytes()), 25_000, 200);
     expect(samples(body).filter((s) => s.name === 'portsyncd_memory_bytes')).toHaveLength(1);
     expect(valueIn(body, 'portsyncd_queue_depth')).toBe(Number(await redis.cli('LLEN', QUEUE_KEY)));
     expect(valueIn(body, 'portsyncd_redis_connected')).toBe(1);
@@ -193,6 +193,18 @@ describe('config/examples/portsyncd.yaml', () => {
 
     // Without a client certificate the handshake is refused.
     await expect(curl()).rejects.toThrow();
+
+    // Redis gone: its gauge says so while the link side stays up (health 0.5 by the rule below).
+    await redis.stop();
+    await eventually(
+      async () => {
+        const text = await scrape();
+        expect(valueIn(text, 'portsyncd_redis_connected')).toBe(0);
+        expect(valueIn(text, 'portsyncd_netlink_connected')).toBe(1);
+      },
+      30_000,
+      200,
+    );
 
     // portsyncd_health_status, by the shipped recording rule, on the label sets just scraped.
     const rules = join(root, 'config/prometheus/portsyncd.rules.yml');

@@ -1,8 +1,8 @@
 // config/examples/portsyncd.yaml run by the real agent inside a network namespace made here,
 // against a port (a veth whose peer is in a second namespace), a redis-server and a process
 // named portsyncd that the test starts; scraped over mutual TLS, compared with golden
-// Prometheus output and checked by promtool. The recording rule that gives
-// portsyncd_health_status is checked by `promtool test rules` on the label sets scraped.
+// Prometheus output and checked by promtool. portsyncd_health_status, which the agent cannot
+// compute yet, comes from the shipped recording rule in a real Prometheus scraping the agent.
 // UPDATE_GOLDEN=1 rewrites the golden file from what the agent served.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { eventually } from '../support/eventually.js';
 import { samples, valueIn } from '../support/exposition.js';
 import { ip, ipBatch, namespace, removeAll } from '../support/netns.js';
 import { freePort } from '../support/ports.js';
-import { PROMTOOL_BIN, requireTool } from '../support/prometheus.js';
+import { PROMETHEUS_BIN, PROMTOOL_BIN, requireTool } from '../support/prometheus.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 const run = promisify(execFile);
@@ -194,7 +194,47 @@ describe('config/examples/portsyncd.yaml', () => {
     // Without a client certificate the handshake is refused.
     await expect(curl()).rejects.toThrow();
 
-    // Redis gone: its gauge says so while the link side stays up (health 0.5 by the rule below).
+    // portsyncd_health_status: a real Prometheus in the agent's namespace scrapes it over mutual
+    // TLS and records it by the shipped rule; 1 with both sides up.
+    const rules = join(root, 'config/prometheus/portsyncd.rules.yml');
+    expect(promtool(['check', 'rules', rules]).status).toBe(0);
+    const prometheusDir = join(directory, 'prometheus');
+    mkdirSync(prometheusDir);
+    const prometheusConfig = join(prometheusDir, 'prometheus.yml');
+    writeFileSync(
+      prometheusConfig,
+      JSON.stringify({
+        global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
+        rule_files: [rules],
+        scrape_configs: [
+          {
+            job_name: 'portsyncd',
+            scheme: 'https',
+            tls_config: { ca_file: pki.ca.certFile, cert_file: pki.client.certFile, key_file: pki.client.keyFile },
+            static_configs: [{ targets: [`127.0.0.1:${port}`] }],
+          },
+        ],
+      }),
+    );
+    requireTool(PROMETHEUS_BIN, 'prometheus');
+    const prometheusPort = await freePort();
+    const prometheus = startChild('ip', ['netns', 'exec', switchNs, PROMETHEUS_BIN, `--config.file=${prometheusConfig}`, `--storage.tsdb.path=${join(prometheusDir, 'data')}`, `--web.listen-address=127.0.0.1:${prometheusPort}`, '--log.level=warn']);
+    const health = async () => {
+      const { stdout } = await inside('curl', '-sS', '--fail', '--max-time', '5', `http://127.0.0.1:${prometheusPort}/api/v1/query?query=portsyncd_health_status`);
+      const result = (JSON.parse(stdout) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }).data.result;
+      return result.map(({ metric, value }) => ({ metric, value: Number(value[1]) }));
+    };
+    const healthIs = (value: number) =>
+      eventually(
+        async () => expect(await health()).toEqual([{ metric: { __name__: 'portsyncd_health_status', instance: `127.0.0.1:${port}`, job: 'portsyncd' }, value }]),
+        30_000,
+        250,
+      ).catch((error) => {
+        throw new Error(`${(error as Error).message}\nprometheus log:\n${prometheus.log()}`);
+      });
+    await healthIs(1);
+
+    // Redis gone: its gauge says so while the link side stays up, and the health is 0.5.
     await redis.stop();
     await eventually(
       async () => {
@@ -205,10 +245,9 @@ describe('config/examples/portsyncd.yaml', () => {
       30_000,
       200,
     );
+    await healthIs(0.5);
 
-    // portsyncd_health_status, by the shipped recording rule, on the label sets just scraped.
-    const rules = join(root, 'config/prometheus/portsyncd.rules.yml');
-    expect(promtool(['check', 'rules', rules]).status).toBe(0);
+    // And 0 with neither, by `promtool test rules` on the label sets scraped.
     const netlink = seriesOf(body, 'portsyncd_netlink_connected');
     const redisSeries = seriesOf(body, 'portsyncd_redis_connected');
     const ruleTest = join(directory, 'portsyncd.rules.test.yml');

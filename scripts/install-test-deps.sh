@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real services and tools the test suite starts: Redis, Mosquitto, Prometheus
 # (with promtool), node_exporter, process-exporter, redis_exporter and mtail (benchmarks), iproute2 (network namespaces),
-# openssl (test certificates), systemd (systemd-analyze checks the unit). Debian 12; needs root (uses sudo when not root).
+# openssl (test certificates), curl (requests made inside a network namespace), systemd (systemd-analyze checks the unit). Debian 12; needs root (uses sudo when not root).
 set -euo pipefail
-packages=(redis-server mosquitto prometheus prometheus-node-exporter prometheus-process-exporter prometheus-redis-exporter mtail iproute2 openssl procps systemd)
+packages=(redis-server mosquitto prometheus prometheus-node-exporter prometheus-process-exporter prometheus-redis-exporter mtail iproute2 openssl curl procps systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

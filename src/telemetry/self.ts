@@ -1,6 +1,6 @@
-// The agent's own metrics (`otel_agent_*` in Prometheus): build, uptime, overall health, component status,
-// series per metric, series folded by limits, config reloads, the process's memory, CPU and
-// event-loop utilisation, and on request its event-loop delay. They live as long as the
+// The agent's own metrics (`otel_agent_*` in Prometheus): build, uptime, overall health,
+// component status, series per metric, series folded by limits, config reloads, the process's
+// memory, CPU and event-loop utilisation, and on request its event-loop delay. They live as long as the
 // process, across config reloads.
 import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 import type { ScopeMetrics } from '@opentelemetry/sdk-metrics';

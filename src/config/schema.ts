@@ -5,7 +5,7 @@ import { isAbsolute } from 'node:path';
 import { hasWildcard } from '../component/glob.js';
 import { z } from 'zod';
 import { hostPort } from '../component/schema.js';
-import type { ViewRule } from '../metrics/views.js';
+import { OWN_METRIC_PREFIX, type ViewRule } from '../metrics/views.js';
 import type { ConfigProblem } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
 
@@ -145,6 +145,30 @@ const viewSchema = z
     {
       when: ({ value }) =>
         typeof (value as { instrument?: unknown }).instrument === 'string' && typeof (value as { name?: unknown }).name === 'string',
+    },
+  )
+  .superRefine(
+    (view, ctx) => {
+      // The agent's own metrics are collected, not recorded through a receiver's store: a view can rename, redescribe or drop them.
+      if (view.receiver !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['receiver'],
+          message: `expected no receiver in a view of the agent's own metrics (${OWN_METRIC_PREFIX}*: no receiver records them), found "${view.receiver}"`,
+        });
+      }
+      for (const key of ['buckets', 'attributes', 'series_limit'] as const) {
+        if (view[key] === undefined) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `expected only name, description or drop in a view of the agent's own metrics (${OWN_METRIC_PREFIX}*), found ${key}`,
+        });
+      }
+    },
+    {
+      when: ({ value }) =>
+        typeof (value as { instrument?: unknown }).instrument === 'string' && (value as { instrument: string }).instrument.startsWith(OWN_METRIC_PREFIX),
     },
   )
   .transform(

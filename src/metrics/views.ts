@@ -1,5 +1,10 @@
 // Views: how the config's `views:` list reshapes every receiver's instruments.
 // Resolved once per instrument when a receiver creates it, so the hot path pays nothing.
+// A view whose instrument begins with `otel_agent.` is about the agent's own metrics instead:
+// those live in the self-telemetry's stores for the process's life, across reloads, so such a
+// view renames, redescribes or drops them as they are collected (ownMetricsView), and can do
+// nothing that needs the store (buckets, attribute filters, series limits).
+import type { MetricData, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { Attributes } from '../component/types.js';
 import { nameMatcher } from '../component/glob.js';
 
@@ -14,6 +19,14 @@ export interface ViewRule {
   attributes?: { allow?: string[]; deny?: string[] };
   drop?: boolean;
   seriesLimit?: number;
+}
+
+/** How the agent's own instrument names begin (the self-telemetry and every component's `telemetry` meter). */
+export const OWN_METRIC_PREFIX = 'otel_agent.';
+
+/** True for a view of the agent's own metrics; it applies to no receiver's. */
+export function isOwnMetricView(rule: Pick<ViewRule, 'instrument'>): boolean {
+  return rule.instrument.startsWith(OWN_METRIC_PREFIX);
 }
 
 export type AttributeFilter = (attributes: Attributes) => Attributes;
@@ -100,4 +113,36 @@ export class ViewSet {
     }
     return settings;
   }
+}
+
+/**
+ * The views of the agent's own metrics (`rules` filtered by isOwnMetricView), applied to each
+ * collection of them: every matching view in config order, a later one's keys winning, as
+ * for receivers. Metrics no view names pass as they are, the same objects.
+ */
+export function ownMetricsView(rules: readonly ViewRule[]): (scope: ScopeMetrics) => ScopeMetrics {
+  const own = rules.filter(isOwnMetricView);
+  if (own.length === 0) return (scope) => scope;
+  const views = new ViewSet(own);
+  // Own metric names are a few dozen, fixed by the code: each is resolved once.
+  const resolved = new Map<string, StreamSettings>();
+  const settingsOf = (name: string) => {
+    let settings = resolved.get(name);
+    if (settings === undefined) {
+      settings = views.resolve('', name);
+      resolved.set(name, settings);
+    }
+    return settings;
+  };
+  return (scope) => {
+    const metrics: MetricData[] = [];
+    for (const metric of scope.metrics) {
+      const { descriptor } = metric;
+      const settings = settingsOf(descriptor.name);
+      if (settings.drop) continue;
+      if (settings.name === descriptor.name && settings.description === undefined) metrics.push(metric);
+      else metrics.push({ ...metric, descriptor: { ...descriptor, name: settings.name, description: settings.description ?? descriptor.description } });
+    }
+    return { ...scope, metrics };
+  };
 }

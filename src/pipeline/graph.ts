@@ -5,6 +5,7 @@
 // same instance, so a reload keeps that instance running.
 import type { AgentConfig, ComponentConfig } from '../config/load.js';
 import { nameMatcher } from '../component/glob.js';
+import { isOwnMetricView } from '../metrics/views.js';
 
 export type GraphKind = 'receiver' | 'exporter';
 
@@ -66,9 +67,13 @@ function declared(config: AgentConfig, kind: GraphKind, id: string): ComponentCo
   return (kind === 'receiver' ? config.receivers : config.exporters).get(id)!;
 }
 
-/** The views of the config that may apply to the receiver `id`: those without a receiver, or whose receiver glob matches it. */
+/**
+ * The views of the config that may apply to the receiver `id`: those without a receiver, or
+ * whose receiver glob matches it; not those of the agent's own metrics, which a reload
+ * changes without touching any receiver.
+ */
 function viewsFor(config: AgentConfig, id: string): unknown[] {
-  return config.views.filter((view) => view.receiver === undefined || nameMatcher(view.receiver)(id));
+  return config.views.filter((view) => !isOwnMetricView(view) && (view.receiver === undefined || nameMatcher(view.receiver)(id)));
 }
 
 export function receiverIdentity(config: AgentConfig, id: string): string {

@@ -12,7 +12,7 @@ import type { Component, ComponentHealth, HealthSource, Kind, Logger, Processor 
 import type { AgentConfig, ComponentConfig, FactoryLookup } from '../config/load.js';
 import { MetricStore } from '../metrics/store.js';
 import { StateDirectory } from '../state/store.js';
-import { ViewSet } from '../metrics/views.js';
+import { isOwnMetricView, ownMetricsView, ViewSet } from '../metrics/views.js';
 import { buildResource } from '../telemetry/resource.js';
 import type { SelfTelemetry } from '../telemetry/self.js';
 import { StatusBoard } from '../telemetry/status.js';
@@ -136,7 +136,10 @@ export class Service implements HealthSource {
   private prepare(config: AgentConfig): Change {
     const identities = graphOf(config);
     const plan = planReload(this.current.identities, identities);
-    const views = new ViewSet(config.views, config.service.telemetry.metrics.seriesLimit);
+    const views = new ViewSet(
+      config.views.filter((view) => !isOwnMetricView(view)),
+      config.service.telemetry.metrics.seriesLimit,
+    );
     const receivers = new Map<string, ReceiverInstance>();
     const exporters = new Map<string, ExporterInstance>();
     const createdReceivers: ReceiverInstance[] = [];
@@ -251,12 +254,15 @@ export class Service implements HealthSource {
   /** The pipelines that name exporter `id`, the resource, and the agent's own metrics when enabled. */
   private partsFor(id: string, graph: Graph): PipelineParts {
     const { config, pipelines } = graph;
+    const ownViews = ownMetricsView(config.views);
     const self = config.service.telemetry.metrics.enabled
       ? () =>
-          this.options.telemetry.collect({
-            components: this.board.components(),
-            stores: [...this.current.receivers.values()].map((instance) => instance.node.meter),
-          })
+          ownViews(
+            this.options.telemetry.collect({
+              components: this.board.components(),
+              stores: [...this.current.receivers.values()].map((instance) => instance.node.meter),
+            }),
+          )
       : undefined;
     return {
       pipelines: pipelines.filter((_, index) => config.service.pipelines[index].exporters.includes(id)),

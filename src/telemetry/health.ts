@@ -22,6 +22,11 @@ export interface HealthReport {
   components: ComponentHealth[];
 }
 
+/** The agent's overall status: the worst of its components' (`ok` with none). /health and `otel_agent.health.status` both use it. */
+export function overallStatus(components: readonly Pick<ComponentHealth, 'status'>[]): ComponentStatus {
+  return STATUS_SEVERITY.find((level) => components.some((component) => component.status === level)) ?? 'ok';
+}
+
 export function healthReport(source: HealthSource): HealthReport {
   // Only the fields an operator needs; reasons are secret-free by the StatusReporter contract.
   const components = source.components().map(({ id, kind, status, reason, since }: ComponentHealth) => ({
@@ -31,8 +36,7 @@ export function healthReport(source: HealthSource): HealthReport {
     ...(reason === undefined ? {} : { reason }),
     since,
   }));
-  const status = STATUS_SEVERITY.find((level) => components.some((component) => component.status === level)) ?? 'ok';
-  return { status, components };
+  return { status: overallStatus(components), components };
 }
 
 export function sendText(res: ServerResponse, code: number, text: string): void {

@@ -1,12 +1,13 @@
-// The agent's own metrics (`otel_agent_*` in Prometheus): build, uptime, component status,
-// series per metric, series folded by limits, config reloads, the process's memory, CPU and
-// event-loop utilisation, and on request its event-loop delay. They live as long as the
+// The agent's own metrics (`otel_agent_*` in Prometheus): build, uptime, overall health,
+// component status, series per metric, series folded by limits, config reloads, the process's
+// memory, CPU and event-loop utilisation, and on request its event-loop delay. They live as long as the
 // process, across config reloads.
 import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 import type { ScopeMetrics } from '@opentelemetry/sdk-metrics';
-import type { ComponentHealth, Counter, Gauge } from '../component/types.js';
+import type { ComponentHealth, ComponentStatus, Counter, Gauge } from '../component/types.js';
 import { MetricStore } from '../metrics/store.js';
 import { VERSION } from '../version.js';
+import { overallStatus } from './health.js';
 import { STATUSES } from './status.js';
 
 export const SELF_SCOPE = 'otel-agent';
@@ -23,6 +24,21 @@ const SYSTEM_MODE = Object.freeze({ 'cpu.mode': 'system' });
 export const EVENT_LOOP_MONITOR_ENV = 'OTEL_AGENT_EVENT_LOOP_MONITOR';
 const EVENT_LOOP_RESOLUTION_MS = 10;
 
+/**
+ * `otel_agent.health.status` for each overall status (the worst component's, as /health has
+ * it): 0 exactly when /health answers 503, 1 when all is well, 0.5 between. `stopped` is 0.5
+ * and not 0 because health.ts ranks it below `degraded`: at 0, a stopped component alone
+ * would read worse than a stopped and a degraded one together.
+ */
+export const HEALTH_VALUES: Readonly<Record<ComponentStatus, number>> = Object.freeze({
+  ok: 1,
+  starting: 0.5,
+  degraded: 0.5,
+  stopping: 0.5,
+  stopped: 0.5,
+  failed: 0,
+});
+
 /** What the self-telemetry reads at each collection. */
 export interface SelfTelemetrySnapshot {
   components: ComponentHealth[];
@@ -37,6 +53,7 @@ export class SelfTelemetry {
   private readonly startedAt: number;
   private readonly buildInfo: Gauge;
   private readonly uptime: Gauge;
+  private readonly health: Gauge;
   private readonly status: Gauge;
   private readonly series: Gauge;
   private readonly folded: Counter;
@@ -57,6 +74,9 @@ export class SelfTelemetry {
     this.startedAt = now();
     this.buildInfo = this.state.gauge('otel_agent.build.info', { description: 'Version of the running agent; always 1.' });
     this.uptime = this.state.gauge('otel_agent.uptime', { unit: 's', description: 'Time since the agent started.' });
+    this.health = this.state.gauge('otel_agent.health.status', {
+      description: "The agent's overall health, the worst component status as /health has it: 1 ok; 0.5 degraded, starting, stopping or stopped; 0 failed.",
+    });
     this.status = this.state.gauge('otel_agent.component.status', {
       description: 'Status of each component: 1 for its current status, 0 for the others.',
     });
@@ -129,6 +149,7 @@ export class SelfTelemetry {
     const mark = this.state.mark();
     this.buildInfo.set(1, { version: VERSION, node_version: process.version });
     this.uptime.set((this.state.now() - this.startedAt) / 1000);
+    this.health.set(HEALTH_VALUES[overallStatus(snapshot.components)]);
     for (const component of snapshot.components) {
       for (const status of STATUSES) {
         this.status.set(status === component.status ? 1 : 0, { component: component.id, kind: component.kind, status });

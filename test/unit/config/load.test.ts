@@ -236,6 +236,10 @@ const INVALID: Record<string, string[]> = {
     '14:5: views[3]::instrument: expected a string, found nothing (the key is required)',
     '15:11: views[3]::drop: expected true or false, found "maybe"',
     '17:11: views[4]::name: expected an instrument name (a letter, then letters, digits, _ . / -; at most 255 characters), found "1cpu"',
+    '19:15: views[5]::receiver: expected no receiver in a view of the agent\'s own metrics (otel_agent.*: no receiver records them), found "netlink"',
+    '20:14: views[5]::buckets: expected only name, description or drop in a view of the agent\'s own metrics (otel_agent.*), found buckets',
+    '21:17: views[5]::attributes: expected only name, description or drop in a view of the agent\'s own metrics (otel_agent.*), found attributes',
+    '22:19: views[5]::series_limit: expected only name, description or drop in a view of the agent\'s own metrics (otel_agent.*), found series_limit',
   ],
   'many-problems.yaml': [
     '4:26: receivers::hostmetrics::collection_interval: environment variable SCRAPE_INTERVAL is not set (write ${env:SCRAPE_INTERVAL:-value} to give a default)',

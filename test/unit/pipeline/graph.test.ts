@@ -90,6 +90,9 @@ describe('receiver identity', () => {
     expect(receiverIdentity(forB, 'fake/b')).not.toBe(receiverIdentity(plain, 'fake/b'));
     expect(receiverIdentity(forAll, 'fake/a')).not.toBe(receiverIdentity(plain, 'fake/a'));
     expect(receiverIdentity(forGlob, 'fake/a')).not.toBe(receiverIdentity(plain, 'fake/a'));
+    // A view of the agent's own metrics is no receiver's: changing it replaces none.
+    const forOwn = config({ views: '  - { instrument: otel_agent.health.status, name: site.health }' });
+    expect(receiverIdentity(forOwn, 'fake/a')).toBe(receiverIdentity(plain, 'fake/a'));
   });
 
   it('changes with the series limit and the state directory; an exporter\'s only with the state directory and its own config', () => {

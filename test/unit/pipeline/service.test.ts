@@ -145,6 +145,32 @@ describe('Service', () => {
     await svc.shutdown();
   });
 
+  it('applies the views of the agent\'s own metrics to them, and those of receivers\' metrics to the receivers only', async () => {
+    const withOwnViews = TWO_PIPELINES.replace('enabled: false', 'enabled: true').replace(
+      'views:\n',
+      `views:
+  - { instrument: otel_agent.health.status, name: site.health.status, description: The site's health }
+  - { instrument: "otel_agent.process.*", drop: true }
+  - { instrument: "*", drop: true, receiver: fake/nothing }
+`,
+    );
+    const svc = await service(withOwnViews);
+    await svc.start();
+    const collected = await sources.get('capture/one')!.collect({ timeoutMs: 1000 });
+    const own = collected.flatMap((rm) => rm.scopeMetrics).filter((scope) => scope.scope.name === 'otel-agent').flatMap((scope) => scope.metrics);
+    const names = own.map((m) => m.descriptor.name);
+    expect(names).toContain('site.health.status');
+    expect(names).not.toContain('otel_agent.health.status');
+    expect(names.filter((name) => name.startsWith('otel_agent.process.'))).toEqual([]);
+    expect(names).toEqual(expect.arrayContaining(['otel_agent.build.info', 'otel_agent.component.status']));
+    const health = own.find((m) => m.descriptor.name === 'site.health.status')!;
+    expect(health.descriptor.description).toBe("The site's health");
+    expect(health.dataPoints.map((p) => p.value)).toEqual([1]);
+    // The receivers' metrics are as the other views make them.
+    expect((await metricNames('capture/two'))[0]).toEqual(['fake/b:renamed_jobs', 'fake/b:duration']);
+    await svc.shutdown();
+  });
+
   it('rolls back what started when a component fails to start, naming it', async () => {
     const svc = await service(TWO_PIPELINES.replace('fake/b: { value: 5 }', 'fake/b: { value: 5, fail_start: true }'));
     await expect(svc.start()).rejects.toThrow('failed to start receiver "fake/b": cannot reach the thing');

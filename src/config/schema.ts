@@ -241,9 +241,17 @@ export const agentFileSchema = z.strictObject({
   ),
 });
 
-/** `service.state_directory` when the file does not say: systemd's StateDirectory= first. */
-export function defaultStateDirectory(env: NodeJS.ProcessEnv): string {
+/**
+ * `service.state_directory` when the file does not say: systemd's StateDirectory= first;
+ * else /var/lib/otel-agent for root, and for any other user their XDG state home
+ * (`$XDG_STATE_HOME/otel-agent`, by default `~/.local/state/otel-agent`), so that `npm start`
+ * by hand works without root and two users' agents never share a lock.
+ */
+export function defaultStateDirectory(env: NodeJS.ProcessEnv, uid: number | undefined = process.getuid?.()): string {
   // systemd sets a colon-separated list when the unit names several directories.
   const fromSystemd = env.STATE_DIRECTORY?.split(':')[0];
-  return fromSystemd ? fromSystemd : DEFAULT_STATE_DIRECTORY;
+  if (fromSystemd) return fromSystemd;
+  if (uid === undefined || uid === 0) return DEFAULT_STATE_DIRECTORY;
+  const stateHome = env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : env.HOME ? `${env.HOME}/.local/state` : undefined;
+  return stateHome === undefined ? DEFAULT_STATE_DIRECTORY : `${stateHome}/otel-agent`;
 }

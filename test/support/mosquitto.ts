@@ -36,6 +36,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const lines = [
     'per_listener_settings false',
     'allow_anonymous true',
+    // Started as root, mosquitto would switch to its own user, who cannot read the test's 0600 keys.
+    'user root',
     'persistence true',
     `persistence_location ${dir}/`,
     'autosave_interval 1',
@@ -57,11 +59,11 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
 
   const waitExit = async (signal: NodeJS.Signals) => {
     const running = child;
-    if (!running) return;
+    child = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
     running.kill(signal);
     await exited;
-    child = undefined;
   };
 
   const broker: Mosquitto = {

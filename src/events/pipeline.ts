@@ -40,6 +40,8 @@ export interface EventPipelineOptions {
    * state and bring them back at start: the receiver's `persist`. Default false.
    */
   persistValues?: boolean;
+  /** Fields added to every record before it is mapped (an MQTT topic's segments); the record's own win. */
+  recordFields?: () => EventRecord | undefined;
 }
 
 export class EventPipeline {
@@ -75,8 +77,12 @@ export class EventPipeline {
       meter: settings.meter,
       onRefused: (reason: MappingRefusal) => this.refusals.refuse(reason, source()),
     });
+    const recordFields = options.recordFields;
     const sink = {
-      onRecord: (record: EventRecord, timeMs: number) => this.mapper.map(record, timeMs),
+      onRecord:
+        recordFields === undefined
+          ? (record: EventRecord, timeMs: number) => this.mapper.map(record, timeMs)
+          : (record: EventRecord, timeMs: number) => this.mapper.map({ ...recordFields(), ...record }, timeMs),
       onRefused: (reason: ParseRefusal) => this.refusals.refuse(reason, source()),
     };
     // Parsers make strings of these fields only.

@@ -82,6 +82,8 @@ export async function runnableExample(file: string, dir: string, pki?: TestPki):
     return Object.fromEntries(
       Object.entries(value).map(([key, item]) => {
         if (key === 'endpoint' && typeof item === 'string') return [key, '127.0.0.1:0'];
+        // A broker nobody listens at: the receiver keeps reconnecting, never reaching one of the machine's.
+        if (key === 'broker' && typeof item === 'string') return [key, 'mqtt://127.0.0.1:9'];
         if (PATH_LIST_KEYS.has(key) && Array.isArray(item)) {
           const paths = item.map((path) => (typeof path === 'string' ? moved(dir, path) : path));
           globs.push(...paths.filter((path): path is string => typeof path === 'string' && path.startsWith(dir)));

@@ -1,10 +1,10 @@
 // The checksum receiver on real files, with manifests and results written by the real
 // coreutils tools: corruption that keeps size and mtime, deletion, a directory in place of a
 // file, replacement, bad manifest lines, the unchanged-file cache across a restart.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../../src/receivers/checksum/config.js';
 import { ChecksumReceiver } from '../../../../src/receivers/checksum/receiver.js';
@@ -168,6 +168,30 @@ describe('checksum receiver', () => {
     // unchanged: not counted again
     await receiver.collect(new AbortController().signal);
     expect(valueOf(settings.meter, 'checksum.verifications', { 'checksum.status': 'ok' })).toBe(4);
+  });
+
+  it('reports a file without read permission as unreadable (run as nobody: root reads anything)', () => {
+    writeFiles(['open.img', 'closed.img']);
+    writeFileSync(join(dir, 'SHA256SUMS'), tool('sha256sum', ['open.img', 'closed.img']));
+    chmodSync(join(dir, 'closed.img'), 0o000);
+    chmodSync(dir, 0o777); // nobody writes the state record here
+    const dist = resolve(import.meta.dirname, '../../../../dist/src');
+    const script = `
+      const { ChecksumReceiver } = await import('${dist}/receivers/checksum/receiver.js');
+      const { configSchema } = await import('${dist}/receivers/checksum/config.js');
+      const { MetricStore } = await import('${dist}/metrics/store.js');
+      const { StateDirectory } = await import('${dist}/state/store.js');
+      const logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return logger; } };
+      const settings = { id: 'checksum', logger, status: { report() {} }, meter: new MetricStore({ scope: 'checksum' }),
+        telemetry: new MetricStore({ scope: 'otel-agent' }), store: new StateDirectory(${JSON.stringify(join(dir, 'state'))}, logger).storeFor('receiver', 'checksum') };
+      const receiver = new ChecksumReceiver(settings, configSchema.parse({ manifests: [${JSON.stringify(join(dir, 'SHA256SUMS'))}] }));
+      await receiver.start(new AbortController().signal);
+      const result = await receiver.verify();
+      await receiver.shutdown();
+      console.log(JSON.stringify(result.counts));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 60_000 });
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toEqual({ ok: 1, mismatch: 0, missing: 0, unreadable: 1 });
   });
 
   it('hashes a 2 GiB sparse file with flat memory', async () => {

@@ -10,7 +10,7 @@ import { joblogFactory } from './receivers/joblog/index.js';
 import { netlinkFactory } from './receivers/netlink/index.js';
 import { redisFactory } from './receivers/redis/index.js';
 
-export const RECEIVERS: readonly ReceiverFactory[] = [checksumFactory, hostmetricsFactory, joblogFactory, netlinkFactory, redisFactory];
+export const RECEIVERS: readonly ReceiverFactory[] = [hostmetricsFactory, joblogFactory, netlinkFactory, redisFactory, checksumFactory];
 export const PROCESSORS: readonly ProcessorFactory[] = [attributesProcessorFactory, filterProcessorFactory, resourceProcessorFactory];
 export const EXPORTERS: readonly ExporterFactory[] = [prometheusFactory];
 

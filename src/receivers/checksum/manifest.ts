@@ -75,12 +75,23 @@ const BSD_LINE = /^(\\?)([A-Za-z0-9-]+) ?\((.+)\) = ([0-9a-fA-F]+)$/;
 
 /** Every entry of a manifest's text, and the lines that are none, with why. */
 export function parseManifest(text: string, manifestPath: string): ParsedManifest {
-  const entries: ManifestEntry[] = [];
-  const bad: BadLine[] = [];
+  const parsed: ParsedManifest = { entries: [], bad: [] };
+  parseManifestLines(manifestLines(text), 0, Infinity, manifestPath, parsed);
+  return parsed;
+}
+
+/** A manifest's lines, without the empty one after its last newline. */
+export function manifestLines(text: string): string[] {
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  lines.forEach((raw, index) => {
-    const line = index + 1;
+  return lines;
+}
+
+/** Lines `from` up to `to` (exclusive) of a manifest, added to `into`: a large manifest is parsed in slices. */
+export function parseManifestLines(lines: readonly string[], from: number, to: number, manifestPath: string, into: ParsedManifest): void {
+  const { entries, bad } = into;
+  lines.slice(from, to).forEach((raw, offset) => {
+    const line = from + offset + 1;
     const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (text.trim() === '' || text.startsWith('#')) return;
     const bsd = BSD_LINE.exec(text);
@@ -105,7 +116,6 @@ export function parseManifest(text: string, manifestPath: string): ParsedManifes
     }
     bad.push({ line, reason: 'expected "<hex digest>  <file>" or "ALGO (<file>) = <hex digest>"' });
   });
-  return { entries, bad };
 }
 
 export type Status = 'ok' | 'mismatch' | 'missing' | 'unreadable';

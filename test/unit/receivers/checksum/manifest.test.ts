@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseManifest, parseResults, unescapeName } from '../../../../src/receivers/checksum/manifest.js';
+import { manifestLines, parseManifest, parseManifestLines, parseResults, unescapeName, type ParsedManifest } from '../../../../src/receivers/checksum/manifest.js';
 
 const SHA256 = 'a'.repeat(64);
 const SHA512 = 'b'.repeat(128);
@@ -38,6 +38,17 @@ describe('parseManifest', () => {
     expect(entries.map((e) => e.name)).toEqual(['good1', 'good2']);
     expect(bad.map((b) => b.line)).toEqual([2, 3, 4, 5, 6]);
     expect(bad[1].reason).toMatch(/found 63/);
+  });
+
+  it('gives the same entries and line numbers when parsed in slices', () => {
+    const text = Array.from({ length: 50 }, (_, i) => (i % 7 === 3 ? 'bad line' : `${SHA256}  file-${i}`)).join('\n') + '\n';
+    const lines = manifestLines(text);
+    const sliced: ParsedManifest = { entries: [], bad: [] };
+    for (let from = 0; from < lines.length; from += 8) parseManifestLines(lines, from, from + 8, '/srv/SHA256SUMS', sliced);
+    const whole = parseManifest(text, '/srv/SHA256SUMS');
+    expect(sliced).toEqual(whole);
+    expect(whole.bad.map((b) => b.line)).toEqual([4, 11, 18, 25, 32, 39, 46]);
+    expect(whole.entries).toHaveLength(43);
   });
 
   it('unescapes only the escapes coreutils writes', () => {

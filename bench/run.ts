@@ -1,7 +1,7 @@
 // Runs the benchmarks and prints one table each.
 //
 //   npm run bench                          every benchmark
-//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, process, scrape, serializer, joblog, netlink, checkpoint, processors, redis, mqtt, authflood, start
+//   npm run bench -- idle scrape           a subset: idle, memory, hostmetrics, process, scrape, serializer, joblog, netlink, checkpoint, processors, redis, mqtt, checksum, authflood, start
 //   npm run bench -- netlink --netlink-flaps=2000
 //   npm run bench -- idle --idle-seconds=30
 //   npm run bench -- soak --soak-seconds=600   only when named: an hour by default
@@ -10,6 +10,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { formatAuthFloodTable, runAuthFloodBench } from './authflood.js';
 import { formatCheckpointTable, runCheckpointBench } from './checkpoint.js';
+import { formatChecksumTable, runChecksumBench } from './checksum.js';
 import { runHostmetricsBench, type BenchRow } from './hostmetrics.js';
 import { formatIdleTable, formatMemoryTable, runIdleBench, runMemoryBreakdown, type IdleOptions } from './idle.js';
 import { formatJoblogTable, runJoblogBench } from './joblog.js';
@@ -69,6 +70,7 @@ const BENCHES: Record<string, Bench> = {
   processors: { run: async () => formatProcessorsTable(await runProcessorsBench()) },
   redis: { run: async () => formatRedisTable(await runRedisBench()) },
   mqtt: { run: async () => formatMqttTable(await runMqttBench()) },
+  checksum: { run: async () => formatChecksumTable(await runChecksumBench()) },
   soak: { run: async () => formatSoakTable(await runSoakBench(soak)) },
   authflood: { run: async () => formatAuthFloodTable(await runAuthFloodBench()) },
   start: { run: async () => formatStartTable(await runStartBench(start)) },

@@ -104,7 +104,7 @@ export function printConfig(config: AgentConfig): string {
  * must print something the loader takes back. Every duration key ends in one of these words
  * (a round-trip test over the shipped configs holds the convention).
  */
-const DURATION_KEY = /(^|_)(interval|timeout|grace|delay|expiry|ttl|age|keepalive)$/;
+const DURATION_KEY = /(^|_)(interval|timeout|grace|delay|expiry|ttl|age|keepalive|every)$/;
 
 /** 30000 -> `30s`, 1500 -> `1500ms`, 5400000 -> `1h30m`. */
 export function formatDuration(ms: number): string {

@@ -33,6 +33,7 @@ export function moduleLog(): ModuleLog {
 
 /** The modules that run a component type: those the registry must not load for a config that leaves it out. */
 export const IMPLEMENTATIONS = {
+  checksum: ['dist/src/receivers/checksum/receiver.js', 'dist/src/receivers/checksum/hash.js'],
   hostmetrics: ['dist/src/receivers/hostmetrics/receiver.js', 'dist/src/receivers/hostmetrics/cpu.js'],
   joblog: ['dist/src/receivers/joblog/receiver.js', 'dist/src/receivers/joblog/tailer.js', 'dist/src/receivers/joblog/shared-checkpoints.js'],
   prometheus: ['dist/src/exporters/prometheus/server.js', 'dist/src/exporters/prometheus/auth.js', 'dist/src/exporters/prometheus/tls.js'],

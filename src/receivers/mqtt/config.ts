@@ -2,6 +2,7 @@
 // how a payload becomes a record (json, logfmt, or a plain number) and how records become
 // metrics (the shared mapping, as joblog's). Credentials are separate keys, never in the URL.
 import { z } from 'zod';
+import { clientTlsSchema } from '../../component/client-tls.js';
 import { duration } from '../../component/schema.js';
 import { checkEventHandling, eventMetricsSchema, eventParsingShape } from '../../events/index.js';
 
@@ -102,17 +103,6 @@ const subscriptionSchema = z
     checkEventHandling(config as Record<string, unknown>, ctx);
   });
 
-const tlsSchema = z.strictObject({
-  /** CA bundle that signed the broker's certificate; the system's CAs when absent. */
-  ca_file: z.string().min(1).optional(),
-  /** Client certificate and key, for a broker that asks for one (`require_certificate true`). */
-  cert_file: z.string().min(1).optional(),
-  key_file: z.string().min(1).optional(),
-  /** Accept any broker certificate: for tests only, it lets anyone in the middle read the password. */
-  insecure_skip_verify: z.boolean().default(false),
-  /** The name checked in the broker's certificate, when it differs from the URL's host. */
-  server_name: z.string().min(1).optional(),
-});
 
 export const configSchema = z
   .strictObject({
@@ -130,7 +120,7 @@ export const configSchema = z
     connect_timeout: interval('10s', 100),
     /** Reconnect attempts start at 100ms and double up to this. */
     max_reconnect_interval: interval('30s', 100),
-    tls: tlsSchema.optional(),
+    tls: clientTlsSchema.optional(),
     /** Keep metric values across restarts, written with the acknowledgement state. */
     persist: z.boolean().default(true),
     subscriptions: z.array(subscriptionSchema).min(1),

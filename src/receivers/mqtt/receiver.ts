@@ -4,8 +4,8 @@
 // atomic write, and only then acknowledged. A redelivery (DUP) of a message the saved state
 // names as counted is acknowledged without being counted again.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import { clientTlsOptions } from '../../component/client-tls.js';
 import { Lifecycle, StatusOnChange } from '../../component/lifecycle.js';
 import type { Counter, Gauge, Receiver, ReceiverSettings, StateFormat } from '../../component/types.js';
 import { compiledEventHandling, EventPipeline, type EventRecord } from '../../events/index.js';
@@ -175,23 +175,7 @@ export class MqttReceiver implements Receiver {
     };
     const tls = config.tls;
     if (tls !== undefined) {
-      const read = async (key: 'ca_file' | 'cert_file' | 'key_file') => {
-        const path = tls[key];
-        if (path === undefined) return undefined;
-        try {
-          return await readFile(path);
-        } catch (error) {
-          throw new Error(`cannot read tls.${key} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-        }
-      };
-      const [ca, cert, key] = await Promise.all([read('ca_file'), read('cert_file'), read('key_file')]);
-      Object.assign(options, {
-        ...(ca && { ca }),
-        ...(cert && { cert }),
-        ...(key && { key }),
-        rejectUnauthorized: !tls.insecure_skip_verify,
-        ...(tls.server_name !== undefined && { servername: tls.server_name }),
-      });
+      Object.assign(options, await clientTlsOptions(tls));
     }
     return options;
   }

@@ -1,6 +1,7 @@
 // The redis receiver's config. The endpoint is a URL (`redis://`, `rediss://`, `unix://`);
 // credentials are separate keys so they never sit in a URL that gets logged or shown in /health.
 import { z } from 'zod';
+import { clientTlsSchema } from '../../component/client-tls.js';
 import { duration } from '../../component/schema.js';
 
 /** A key pattern may never ask for more than this per collection: it bounds the work on the server. */
@@ -83,17 +84,6 @@ export function redisEndpoint(text: string): RedisEndpoint {
   return parsed;
 }
 
-const tlsSchema = z.strictObject({
-  /** CA bundle that signed the server's certificate; the system's CAs when absent. */
-  ca_file: z.string().min(1).optional(),
-  /** Client certificate and key, for a server that asks for one (`tls-auth-clients yes`). */
-  cert_file: z.string().min(1).optional(),
-  key_file: z.string().min(1).optional(),
-  /** Accept any server certificate: for tests only, it lets anyone in the middle read the password. */
-  insecure_skip_verify: z.boolean().default(false),
-  /** The name checked in the server's certificate, when it differs from the endpoint's host. */
-  server_name: z.string().min(1).optional(),
-});
 
 const keySchema = z.strictObject({
   key: z.string().min(1),
@@ -117,7 +107,7 @@ export const configSchema = z
     username: z.string().min(1).optional(),
     /** `requirepass` or the user's password; write `${env:REDIS_PASSWORD}` or `${file:/path}`. */
     password: z.string().optional(),
-    tls: tlsSchema.optional(),
+    tls: clientTlsSchema.optional(),
     collection_interval: interval('10s', 100),
     /** Time to open a connection (TCP, TLS, AUTH) before the attempt counts as failed. */
     connect_timeout: interval('5s', 10),

@@ -3,8 +3,8 @@
 // matching bounded SCAN patterns. The connection is kept open between collections and
 // reopened with capped backoff; while it is down `redis.connected` is 0, the status says why
 // and the server's series leave the scrape.
-import { readFile } from 'node:fs/promises';
 import { Redis, type RedisOptions } from 'ioredis';
+import { clientTlsOptions } from '../../component/client-tls.js';
 import { Lifecycle } from '../../component/lifecycle.js';
 import { ScrapeController } from '../../component/scrape-controller.js';
 import type { Counter, Gauge, Histogram, Receiver, ReceiverSettings, UpDownCounter } from '../../component/types.js';
@@ -200,24 +200,7 @@ export class RedisReceiver implements Receiver {
       options.port = endpoint.port;
     }
     if (endpoint.transport === 'tls') {
-      const tls = config.tls;
-      const read = async (key: 'ca_file' | 'cert_file' | 'key_file') => {
-        const path = tls?.[key];
-        if (path === undefined) return undefined;
-        try {
-          return await readFile(path);
-        } catch (error) {
-          throw new Error(`cannot read tls.${key} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-        }
-      };
-      const [ca, cert, key] = await Promise.all([read('ca_file'), read('cert_file'), read('key_file')]);
-      options.tls = {
-        ...(ca && { ca }),
-        ...(cert && { cert }),
-        ...(key && { key }),
-        rejectUnauthorized: tls?.insecure_skip_verify !== true,
-        ...(tls?.server_name !== undefined && { servername: tls.server_name }),
-      };
+      options.tls = await clientTlsOptions(config.tls);
     }
     const client = new Redis(options);
     const logger = this.settings.logger;

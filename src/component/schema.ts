@@ -54,6 +54,19 @@ export function duration() {
 }
 
 /** A YAML size string (`64MiB`) or a plain number of bytes, parsed to bytes. */
+/**
+ * A duration of whole milliseconds between `minimumMs` and `maximumMs`, `fallback` when
+ * absent: the shape of every interval and timeout key.
+ */
+export function durationBetween(fallback: string, minimumMs: number, maximumMs = Number.MAX_SAFE_INTEGER) {
+  return duration()
+    .refine((ms) => ms >= minimumMs && ms <= maximumMs, {
+      message: maximumMs === Number.MAX_SAFE_INTEGER ? `must be at least ${minimumMs}ms` : `must be between ${minimumMs}ms and ${maximumMs}ms`,
+    })
+    .transform((ms) => Math.round(ms))
+    .prefault(fallback);
+}
+
 export function size() {
   return z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
     if (typeof value === 'number') return value;

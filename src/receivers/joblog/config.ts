@@ -2,7 +2,7 @@
 // records become metrics (the shared mapping). YAML keys are snake_case; durations and sizes
 // are parsed to milliseconds and bytes.
 import { z } from 'zod';
-import { duration, size } from '../../component/schema.js';
+import { durationBetween, size } from '../../component/schema.js';
 import { checkEventHandling, eventMetricsSchema, eventParsingShape } from '../../events/index.js';
 
 /** The only encoding read; anything else is refused when the config loads, not guessed at. */
@@ -21,13 +21,6 @@ function absoluteGlobs(what: string) {
     .min(1);
 }
 
-/** A duration of whole milliseconds, at least `minimumMs`. */
-function interval(fallback: string, minimumMs: number) {
-  return duration()
-    .refine((ms) => ms >= minimumMs, { message: `must be at least ${minimumMs}ms` })
-    .transform((ms) => Math.round(ms))
-    .prefault(fallback);
-}
 
 export const configSchema = z
   .strictObject({
@@ -52,11 +45,11 @@ export const configSchema = z
       .transform((): (typeof ENCODINGS)[number] => 'utf-8')
       .default('utf-8'),
     /** How often the globs are expanded and files checked for growth. */
-    poll_interval: interval('250ms', 10),
+    poll_interval: durationBetween('250ms', 10),
     /** A last line without its newline is handed on after the file has been quiet this long. */
-    flush_timeout: interval('5s', 1),
+    flush_timeout: durationBetween('5s', 1),
     /** How often read offsets are written to the state directory when they moved. */
-    checkpoint_interval: interval('1s', 10),
+    checkpoint_interval: durationBetween('1s', 10),
     /**
      * Keep metric values (counters, histograms, gauges, with their start times) across
      * restarts, written with the offsets: false restarts them from zero. Offsets are always kept.

@@ -3,18 +3,9 @@
 // metrics (the shared mapping, as joblog's). Credentials are separate keys, never in the URL.
 import { z } from 'zod';
 import { clientTlsSchema } from '../../component/client-tls.js';
-import { duration } from '../../component/schema.js';
+import { durationBetween } from '../../component/schema.js';
 import { checkEventHandling, eventMetricsSchema, eventParsingShape } from '../../events/index.js';
 
-/** A duration of whole milliseconds between `minimumMs` and `maximumMs`. */
-function interval(fallback: string, minimumMs: number, maximumMs = Number.MAX_SAFE_INTEGER) {
-  return duration()
-    .refine((ms) => ms >= minimumMs && ms <= maximumMs, {
-      message: maximumMs === Number.MAX_SAFE_INTEGER ? `must be at least ${minimumMs}ms` : `must be between ${minimumMs}ms and ${maximumMs}ms`,
-    })
-    .transform((ms) => Math.round(ms))
-    .prefault(fallback);
-}
 
 const SCHEMES = ['mqtt:', 'mqtts:', 'ws:', 'wss:'];
 
@@ -116,10 +107,10 @@ export const configSchema = z
     client_id: z.string().min(1).max(65535).optional(),
     /** Default: false with a client_id (a session that survives), true without one. */
     clean_session: z.boolean().optional(),
-    keepalive: interval('30s', 1000, 65535 * 1000),
-    connect_timeout: interval('10s', 100),
+    keepalive: durationBetween('30s', 1000, 65535 * 1000),
+    connect_timeout: durationBetween('10s', 100),
     /** Reconnect attempts start at 100ms and double up to this. */
-    max_reconnect_interval: interval('30s', 100),
+    max_reconnect_interval: durationBetween('30s', 100),
     tls: clientTlsSchema.optional(),
     /** Keep metric values across restarts, written with the acknowledgement state. */
     persist: z.boolean().default(true),

@@ -2,15 +2,8 @@
 // counters are read in full besides at every collection, and how the event source is
 // restarted when it dies.
 import { z } from 'zod';
-import { duration } from '../../component/schema.js';
+import { durationBetween } from '../../component/schema.js';
 
-/** A duration of whole milliseconds, at least `minimumMs`. */
-function interval(fallback: string, minimumMs: number) {
-  return duration()
-    .refine((ms) => ms >= minimumMs, { message: `must be at least ${minimumMs}ms` })
-    .transform((ms) => Math.round(ms))
-    .prefault(fallback);
-}
 
 const globs = (fallback: string[]) => z.array(z.string().min(1, { message: 'an empty glob matches nothing' })).default(fallback);
 
@@ -24,12 +17,12 @@ export const configSchema = z
      * How often every interface is read again from /sys/class/net besides each collection:
      * the counters there make up for an event the kernel coalesced or the monitor missed.
      */
-    reconcile_interval: interval('10s', 100),
+    reconcile_interval: durationBetween('10s', 100),
     /** The wait before the first restart of a dead event source; it doubles up to `max`. */
     restart_backoff: z
       .strictObject({
-        initial_interval: interval('500ms', 10),
-        max_interval: interval('30s', 10),
+        initial_interval: durationBetween('500ms', 10),
+        max_interval: durationBetween('30s', 10),
       })
       .prefault({})
       .refine((backoff) => backoff.max_interval >= backoff.initial_interval, {

@@ -2,20 +2,11 @@
 // credentials are separate keys so they never sit in a URL that gets logged or shown in /health.
 import { z } from 'zod';
 import { clientTlsSchema } from '../../component/client-tls.js';
-import { duration } from '../../component/schema.js';
+import { durationBetween } from '../../component/schema.js';
 
 /** A key pattern may never ask for more than this per collection: it bounds the work on the server. */
 export const MAX_KEYS_LIMIT = 1_000_000;
 
-/** A duration of whole milliseconds between `minimumMs` and `maximumMs`. */
-function interval(fallback: string, minimumMs: number, maximumMs = Number.MAX_SAFE_INTEGER) {
-  return duration()
-    .refine((ms) => ms >= minimumMs && ms <= maximumMs, {
-      message: maximumMs === Number.MAX_SAFE_INTEGER ? `must be at least ${minimumMs}ms` : `must be between ${minimumMs}ms and ${maximumMs}ms`,
-    })
-    .transform((ms) => Math.round(ms))
-    .prefault(fallback);
-}
 
 export interface RedisEndpoint {
   /** `tcp`, `tls` (rediss://) or `unix`. */
@@ -108,13 +99,13 @@ export const configSchema = z
     /** `requirepass` or the user's password; write `${env:REDIS_PASSWORD}` or `${file:/path}`. */
     password: z.string().optional(),
     tls: clientTlsSchema.optional(),
-    collection_interval: interval('10s', 100),
+    collection_interval: durationBetween('10s', 100),
     /** Time to open a connection (TCP, TLS, AUTH) before the attempt counts as failed. */
-    connect_timeout: interval('5s', 10),
+    connect_timeout: durationBetween('5s', 10),
     /** Time one command (INFO, PING, the key pipeline, one SCAN) may take; at most collection_interval. */
-    command_timeout: interval('2s', 10),
+    command_timeout: durationBetween('2s', 10),
     /** Longest wait between two reconnect attempts; they start at 100ms and double. */
-    max_reconnect_interval: interval('30s', 100),
+    max_reconnect_interval: durationBetween('30s', 100),
     keys: z.array(keySchema).default([]),
     key_patterns: z.array(keyPatternSchema).default([]),
     /** Upper bounds, in seconds, of the PING round-trip histogram's buckets. */
